@@ -1,0 +1,107 @@
+"""Decoding untrusted image bytes into RGB arrays: any mode, EXIF orientation, size limits, clear errors."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from shared.errors import ImageTooLargeError, InvalidImageError
+from shared.settings import get_settings
+
+ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+@dataclass(frozen=True)
+class DecodedImage:
+    """An RGB image as uint8 HxWx3, with the size and hash of the original file.
+
+    `scale` maps decoded pixels back to original pixels (>1 when a big JPEG was decoded at reduced size).
+    """
+
+    rgb: np.ndarray
+    sha256: str
+    width: int
+    height: int
+    scale: float = 1.0
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def decode_image(data: bytes, *, min_side: int | None = None) -> DecodedImage:
+    """Decode JPEG/PNG/WebP bytes to RGB. `min_side`: a JPEG may be decoded at reduced size down to this."""
+    settings = get_settings()
+    if len(data) > settings.max_image_bytes:
+        raise ImageTooLargeError(f"image is {len(data)} bytes, over the {settings.max_image_bytes} byte limit")
+    if not data:
+        raise InvalidImageError("image is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data))
+            if image.format not in ALLOWED_FORMATS:
+                raise InvalidImageError(f"unsupported image format {image.format}; send JPEG, PNG or WebP")
+            width, height = _oriented_size(image)
+            if width * height > settings.max_image_pixels:
+                raise ImageTooLargeError(
+                    f"image is {width}x{height} pixels, over the {settings.max_image_pixels} pixel limit"
+                )
+            if min_side and image.format == "JPEG":
+                image.draft("RGB", _draft_size(image.size, min_side))
+            image.load()
+    except (InvalidImageError, ImageTooLargeError):
+        raise
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageTooLargeError(f"image is too large to decode: {exc}") from exc
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise InvalidImageError(f"not a readable image: {exc}") from exc
+    rgb = _to_rgb(ImageOps.exif_transpose(image))
+    scale = width / rgb.width if rgb.width else 1.0
+    return DecodedImage(np.asarray(rgb), sha256_hex(data), width, height, scale)
+
+
+def load_image(path: str | Path, *, min_side: int | None = None) -> DecodedImage:
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidImageError(f"cannot read {path}: {exc.strerror}") from exc
+    if size > get_settings().max_image_bytes:
+        raise ImageTooLargeError(f"{path} is {size} bytes, over the {get_settings().max_image_bytes} byte limit")
+    return decode_image(path.read_bytes(), min_side=min_side)
+
+
+def _oriented_size(image: Image.Image) -> tuple[int, int]:
+    orientation = image.getexif().get(0x0112, 1)
+    w, h = image.size
+    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
+
+
+def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:
+    # draft() picks the smallest DCT scale whose result is still at least the requested size
+    w, h = size
+    factor = max(1.0, min(w, h) / min_side)
+    return (max(1, int(w / factor)), max(1, int(h / factor)))
+
+
+def _to_rgb(image: Image.Image) -> Image.Image:
+    if image.mode == "RGB":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
+        array = np.asarray(image, dtype=np.float64)
+        peak = array.max() or 1.0
+        return Image.fromarray((array * (255.0 / max(peak, 255.0))).astype(np.uint8)).convert("RGB")
+    if image.mode == "P":
+        image = image.convert("RGBA")
+    if image.mode in ("RGBA", "LA", "PA"):
+        background = Image.new("RGB", image.size, (255, 255, 255))
+        background.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+        return background
+    return image.convert("RGB")

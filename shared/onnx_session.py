@@ -1,0 +1,79 @@
+"""One ONNX Runtime session wrapper: picks providers, threads, and loads lazily (Immich-style)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shared.errors import ModelNotAvailableError
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+
+def choose_providers(preference: str, available: list[str]) -> list[str]:
+    """Providers to ask ORT for, best first. `auto` takes CUDA only when this ORT build offers it."""
+    if preference == "cpu":
+        return ["CPUExecutionProvider"]
+    if preference == "cuda":
+        if "CUDAExecutionProvider" not in available:
+            raise ModelNotAvailableError(
+                "P2P_ORT_PROVIDERS=cuda but this onnxruntime has no CUDA provider; install the `gpu` extra "
+                f"(onnxruntime-gpu). Available: {available}"
+            )
+        return ["CUDAExecutionProvider", "CPUExecutionProvider"]
+    wanted = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    return wanted or ["CPUExecutionProvider"]
+
+
+class OrtModel:
+    """An ONNX model file, its session created on first use and shared by threads."""
+
+    def __init__(self, path: Path, settings: Settings | None = None) -> None:
+        self.path = Path(path)
+        self._settings = settings or get_settings()
+        self._session: Any = None
+        self._lock = threading.Lock()
+
+    @property
+    def session(self) -> Any:
+        if self._session is None:
+            with self._lock:
+                if self._session is None:
+                    self._session = self._load()
+        return self._session
+
+    @property
+    def loaded(self) -> bool:
+        return self._session is not None
+
+    @property
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+    @property
+    def metadata(self) -> dict[str, str]:
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def _load(self) -> Any:
+        import onnxruntime as ort
+
+        if not self.path.is_file():
+            raise ModelNotAvailableError(f"model file not found: {self.path}")
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        if self._settings.ort_intra_threads:
+            options.intra_op_num_threads = self._settings.ort_intra_threads
+        if self._settings.ort_inter_threads:
+            options.inter_op_num_threads = self._settings.ort_inter_threads
+        providers = choose_providers(self._settings.ort_providers, ort.get_available_providers())
+        session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+        log.info("loaded %s with %s", self.path.name, session.get_providers())
+        return session
+
+    def run(self, inputs: dict[str, np.ndarray], outputs: list[str] | None = None) -> list[np.ndarray]:
+        return list(self.session.run(outputs, inputs))

@@ -1,0 +1,117 @@
+"""The public data contract between the stages (pydantic v2, versioned, JSON-serialisable).
+
+Field names here are read by other tools: add fields freely, never rename these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+EVIDENCE_SCHEMA_VERSION = "1.0"
+CAPTION_SCHEMA_VERSION = "1.0"
+
+Unit = Annotated[float, Field(ge=0.0, le=1.0)]
+Channel = Annotated[int, Field(ge=0, le=255)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=False)
+
+
+class ImageInfo(_Strict):
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    width: int = Field(gt=0)
+    height: int = Field(gt=0)
+
+
+class Colour(_Strict):
+    name: str = Field(min_length=1)
+    rgb: tuple[Channel, Channel, Channel]
+    share: Unit
+
+
+class Garment(_Strict):
+    label: str = Field(min_length=1)
+    score: Unit
+    box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in original image pixels")
+    colours: list[Colour] = Field(default_factory=list)
+
+    @field_validator("box")
+    @classmethod
+    def _box_is_ordered(cls, box: tuple[float, float, float, float]) -> tuple[float, float, float, float]:
+        x1, y1, x2, y2 = box
+        if x2 < x1 or y2 < y1:
+            raise ValueError(f"box must be [x1, y1, x2, y2] with x1<=x2 and y1<=y2, got {list(box)}")
+        return box
+
+
+class Attribute(_Strict):
+    value: str | None = Field(description="None when the vote fell below the confidence threshold")
+    confidence: Unit
+
+
+class Attributes(_Strict):
+    gender: Attribute
+    fabric: Attribute
+
+
+class Neighbour(_Strict):
+    product_id: str
+    score: float
+
+
+class EvidencePack(_Strict):
+    schema_version: str = EVIDENCE_SCHEMA_VERSION
+    image: ImageInfo
+    garments: list[Garment] = Field(default_factory=list)
+    attributes: Attributes
+    neighbours: list[Neighbour] = Field(default_factory=list)
+    style_examples: list[str] = Field(default_factory=list)
+    models: dict[str, str] = Field(default_factory=dict, description="model name -> version")
+
+    @model_validator(mode="after")
+    def _known_major_version(self) -> EvidencePack:
+        _check_major(self.schema_version, EVIDENCE_SCHEMA_VERSION)
+        return self
+
+
+class Grounding(_Strict):
+    attribute_coverage: Unit
+    hashtag_coverage: Unit = 0.0
+    unsupported: list[str] = Field(default_factory=list)
+
+
+class Provenance(_Strict):
+    llm: str = Field(description="model name, or 'deterministic' for the fallback writer")
+    prompt_version: str
+    attempts: int = Field(ge=0)
+    fallback: bool = False
+
+
+class CaptionResult(_Strict):
+    schema_version: str = CAPTION_SCHEMA_VERSION
+    caption: str = Field(min_length=1)
+    hashtags: list[str]
+    evidence: EvidencePack
+    grounding: Grounding
+    provenance: Provenance
+
+    @field_validator("hashtags")
+    @classmethod
+    def _hashtags_are_tags(cls, tags: list[str]) -> list[str]:
+        for tag in tags:
+            if not tag.startswith("#") or len(tag) < 2 or not tag[1:].isalnum():
+                raise ValueError(f"hashtag must be '#' followed by letters/digits, got {tag!r}")
+        return tags
+
+    @model_validator(mode="after")
+    def _known_major_version(self) -> CaptionResult:
+        _check_major(self.schema_version, CAPTION_SCHEMA_VERSION)
+        return self
+
+
+def _check_major(found: str, supported: str) -> None:
+    if found.split(".")[0] != supported.split(".")[0]:
+        raise ValueError(f"unsupported schema_version {found!r}; this build reads {supported.split('.')[0]}.x")

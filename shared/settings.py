@@ -1,0 +1,111 @@
+"""All configuration, read from `P2P_*` environment variables (or a `.env` file).
+
+This module is the single source of truth: README's settings table, `.env.example`, `docker/` and `k8s/` are checked
+against it by the test suite.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+ENV_PREFIX = "P2P_"
+
+VISION_QUEUE = "vision"
+LANGUAGE_QUEUE = "language"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_file=".env", extra="ignore")
+
+    # --- services ---
+    broker_url: str = Field("redis://127.0.0.1:6380/0", description="Celery broker (Redis).")
+    result_backend_url: str = Field("", description="Celery result backend; empty means the broker URL.")
+    database_url: str = Field(
+        "sqlite:///var/pixels2posts.db", description="Job/result store (SQLAlchemy URL: SQLite or PostgreSQL)."
+    )
+    data_dir: Path = Field(Path("var"), description="Where local state lives: blobs, logs, PIDs, the SQLite file.")
+    blob_dir: Path = Field(Path("var/blobs"), description="Uploaded images (a shared volume in Kubernetes).")
+
+    # --- queues and batching ---
+    vision_queue: str = Field(VISION_QUEUE, description="Celery queue of the vision stage.")
+    language_queue: str = Field(LANGUAGE_QUEUE, description="Celery queue of the language stage.")
+    batch_size: int = Field(8, ge=1, le=256, description="Most images one vision batch runs together.")
+    batch_wait_ms: int = Field(50, ge=0, le=10_000, description="How long a vision batch waits to fill.")
+    visibility_timeout_s: int = Field(
+        3600, ge=60, description="Redis visibility timeout; longer than the longest task plus batching wait."
+    )
+    queue_limit: int = Field(1000, ge=1, description="Queue length over which the API answers 429.")
+    language_concurrency: int = Field(8, ge=1, description="Concurrent LLM calls per language worker.")
+
+    # --- models ---
+    models_dir: Path = Field(REPO_ROOT / "models", description="Folder of the bundled ONNX models.")
+    detector_path: Path | None = Field(None, description="Detector ONNX file; default: the bundled one.")
+    detector_conf: float = Field(0.25, ge=0.0, le=1.0, description="Detector confidence threshold.")
+    detector_iou: float = Field(0.5, ge=0.0, le=1.0, description="Detector NMS IoU threshold.")
+    clip_image_path: Path | None = Field(None, description="CLIP image-tower ONNX; default: the bundled one.")
+    clip_text_path: Path | None = Field(None, description="CLIP text-tower ONNX; default: the bundled one.")
+    index_dir: Path | None = Field(None, description="Product index folder; default: the bundled demo index.")
+    top_k: int = Field(10, ge=1, le=200, description="Neighbours retrieved per garment.")
+    attribute_min_confidence: float = Field(
+        0.5, ge=0.0, le=1.0, description="Attributes voted below this confidence are reported unknown."
+    )
+    person_mask_path: Path | None = Field(None, description="Optional DeepLabV3 TFLite person-mask model.")
+
+    # --- ONNX Runtime ---
+    ort_providers: Literal["auto", "cpu", "cuda"] = Field(
+        "auto", description="auto: CUDA when onnxruntime-gpu sees a GPU, else CPU."
+    )
+    ort_intra_threads: int = Field(0, ge=0, description="ORT intra-op threads (0: ORT's default).")
+    ort_inter_threads: int = Field(0, ge=0, description="ORT inter-op threads (0: ORT's default).")
+
+    # --- images ---
+    max_image_bytes: int = Field(20 * 1024 * 1024, ge=1024, description="Largest accepted image file.")
+    max_image_pixels: int = Field(50_000_000, ge=1024, description="Largest accepted image (width x height).")
+    fetch_timeout_s: float = Field(10.0, gt=0, description="Image URL fetch timeout.")
+    fetch_max_redirects: int = Field(3, ge=0, description="Redirects followed when fetching an image URL.")
+
+    # --- language stage ---
+    llm_base_url: str = Field("http://127.0.0.1:8081/v1", description="OpenAI-compatible endpoint.")
+    llm_model: str = Field("gemma-3-270m", description="Model name sent to the endpoint.")
+    llm_api_key: str = Field("not-needed", description="API key for the endpoint.")
+    llm_timeout_s: float = Field(60.0, gt=0, description="Per-request LLM timeout.")
+    llm_max_retries: int = Field(3, ge=0, description="Retries on 429/5xx/timeouts (never on other 4xx).")
+    llm_max_tokens: int = Field(200, ge=16, description="Most tokens the LLM may write.")
+    llm_temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature.")
+    llm_rate_limit_per_s: float = Field(20.0, gt=0, description="Most LLM requests per second per worker.")
+    llm_max_attempts: int = Field(3, ge=1, description="Generations tried before the deterministic writer.")
+    min_attribute_coverage: float = Field(0.95, ge=0.0, le=1.0, description="Coverage a caption must reach.")
+    hashtags_min: int = Field(5, ge=1, description="Fewest hashtags in a result.")
+    hashtags_max: int = Field(15, ge=1, description="Most hashtags in a result.")
+
+    # --- API ---
+    api_host: str = Field("127.0.0.1", description="API bind address.")
+    api_port: int = Field(8000, description="API port.")
+    api_keys: str = Field("", description="Comma-separated sha256 hex digests of accepted API keys.")
+    webhook_secret: str = Field("change-me", description="HMAC-SHA256 key that signs webhooks.")
+    allow_private_urls: bool = Field(False, description="Allow image URLs on private addresses (tests only).")
+
+    # --- ops ---
+    flower_port: int = Field(5555, description="Flower port.")
+    flower_basic_auth: str = Field("", description="Flower user:password; generated by `up` when empty.")
+    metrics_port: int = Field(9100, description="Prometheus port of a worker.")
+    log_level: str = Field("INFO", description="Log level.")
+
+    @property
+    def celery_result_backend(self) -> str:
+        return self.result_backend_url or self.broker_url
+
+    def model_file(self, configured: Path | None, bundled: str) -> Path:
+        """The configured model file, else the bundled one under `models_dir`."""
+        return configured if configured is not None else self.models_dir / bundled
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()
