@@ -115,3 +115,14 @@ class CaptionResult(_Strict):
 def _check_major(found: str, supported: str) -> None:
     if found.split(".")[0] != supported.split(".")[0]:
         raise ValueError(f"unsupported schema_version {found!r}; this build reads {supported.split('.')[0]}.x")
+
+
+class ShopMetadata(_Strict):
+    """What a shop may send with a job. Its text is data for the prompt, never instructions."""
+
+    sku: str | None = Field(None, max_length=128)
+    title: str | None = Field(None, max_length=500)
+    brand: str | None = Field(None, max_length=200)
+    tone: str | None = Field(None, max_length=100)
+    max_hashtags: int | None = Field(None, ge=1, le=30)
+    banned_words: list[str] = Field(default_factory=list, max_length=200)

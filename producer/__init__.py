@@ -1,0 +1,1 @@
+"""What a shop backend uses: the HTTP API, the Python SDK, job submission."""

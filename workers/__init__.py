@@ -1,0 +1,1 @@
+"""The Celery workers of both stages and the code they run."""

@@ -1,0 +1,1 @@
+"""The vision stage: detect garments, name their colours, embed and retrieve neighbours, assemble the evidence pack."""
