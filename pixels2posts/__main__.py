@@ -1,0 +1,3 @@
+from pixels2posts.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""`pixels2posts doctor`: check each part the system needs and say how to fix what is missing."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+
+from shared.settings import Settings, get_settings
+
+BUNDLED_MODELS: dict[str, str] = {
+    "detector": "detector/garments-yolov8n.onnx",
+    "clip image tower": "clip/image.onnx",
+    "clip text tower": "clip/text.onnx",
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+
+
+def check_model(name: str, path: Path) -> Check:
+    if not path.is_file():
+        return Check(name, False, f"{path} not found", "run `pixels2posts models list` and set the P2P_*_PATH setting")
+    try:
+        import onnxruntime as ort
+
+        ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    except Exception as exc:  # any load failure is the finding
+        return Check(name, False, f"{path} does not load: {exc}", "re-export the model")
+    return Check(name, True, f"{path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+def check_index(settings: Settings) -> Check:
+    folder = settings.index_dir or settings.models_dir / "index"
+    if not (folder / "manifest.json").is_file():
+        return Check("product index", False, f"no manifest.json in {folder}", "run `pixels2posts index build CATALOG`")
+    return Check("product index", True, str(folder))
+
+
+def check_onnxruntime(settings: Settings) -> Check:
+    if importlib.util.find_spec("onnxruntime") is None:
+        return Check("onnxruntime", False, "not installed", "pip install 'pixels2posts[cpu]' (or [gpu])")
+    import onnxruntime as ort
+
+    from shared.onnx_session import choose_providers
+
+    available = ort.get_available_providers()
+    try:
+        chosen = choose_providers(settings.ort_providers, available)
+    except Exception as exc:
+        return Check("onnxruntime", False, str(exc), "install onnxruntime-gpu or set P2P_ORT_PROVIDERS=cpu")
+    return Check("onnxruntime", True, f"{ort.__version__}, providers {chosen}")
+
+
+def check_redis(settings: Settings) -> Check:
+    import redis
+
+    try:
+        redis.Redis.from_url(settings.broker_url, socket_connect_timeout=2).ping()
+    except Exception as exc:
+        return Check(
+            "redis broker", False, f"{settings.broker_url}: {exc}",
+            "run `pixels2posts up` (starts a private Redis) or set P2P_BROKER_URL",
+        )
+    return Check("redis broker", True, settings.broker_url)
+
+
+def check_database(settings: Settings) -> Check:
+    import sqlalchemy
+
+    try:
+        engine = sqlalchemy.create_engine(settings.database_url)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT 1"))
+        engine.dispose()
+    except Exception as exc:
+        return Check(
+            "result store", False, f"{settings.database_url}: {exc}",
+            "set P2P_DATABASE_URL (PostgreSQL or sqlite:///path); `pixels2posts up` creates the SQLite default",
+        )
+    return Check("result store", True, settings.database_url)
+
+
+def check_llm(settings: Settings) -> Check:
+    import httpx
+
+    url = settings.llm_base_url.rstrip("/") + "/models"
+    try:
+        response = httpx.get(url, timeout=3, headers={"Authorization": f"Bearer {settings.llm_api_key}"})
+        response.raise_for_status()
+    except Exception as exc:
+        return Check(
+            "llm endpoint", False, f"{url}: {exc}",
+            "run `pixels2posts up` (starts the embedded LLM) or set P2P_LLM_BASE_URL/P2P_LLM_MODEL/P2P_LLM_API_KEY",
+        )
+    return Check("llm endpoint", True, settings.llm_base_url)
+
+
+def run_checks(settings: Settings) -> list[Check]:
+    probes: list[Callable[[], Check]] = [lambda: check_onnxruntime(settings)]
+    for name, bundled in BUNDLED_MODELS.items():
+        configured = {
+            "detector": settings.detector_path,
+            "clip image tower": settings.clip_image_path,
+            "clip text tower": settings.clip_text_path,
+        }[name]
+        path = settings.model_file(configured, bundled)
+        probes.append(lambda name=name, path=path: check_model(name, path))  # type: ignore[misc]
+    probes += [lambda: check_index(settings), lambda: check_redis(settings), lambda: check_database(settings)]
+    probes.append(lambda: check_llm(settings))
+    return [probe() for probe in probes]
+
+
+@click.command()
+def doctor() -> None:
+    """Check models, Redis, the result store and the LLM endpoint; say what is missing and how to fix it."""
+    checks = run_checks(get_settings())
+    width = max(len(check.name) for check in checks)
+    for check in checks:
+        mark = "ok     " if check.ok else "MISSING"
+        detail = check.detail.splitlines()[0] if check.detail else ""
+        click.echo(f"{mark} {check.name:<{width}}  {detail}")
+        if not check.ok and check.fix:
+            click.echo(f"        {'':<{width}}  fix: {check.fix}")
+    failed = [check.name for check in checks if not check.ok]
+    if failed:
+        raise click.ClickException(f"{len(failed)} of {len(checks)} checks failed: {', '.join(failed)}")
+    click.echo(f"all {len(checks)} checks passed")
