@@ -109,3 +109,17 @@ class Settings(BaseSettings):
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
     return Settings()
+
+
+def settings_reference() -> list[tuple[str, str, str]]:
+    """(env variable, default, description) for every setting: the source of README's table and `.env.example`."""
+    rows = []
+    for name, field in Settings.model_fields.items():
+        default = field.default
+        shown = "" if default is None else str(default.relative_to(REPO_ROOT) if _under_repo(default) else default)
+        rows.append((f"{ENV_PREFIX}{name.upper()}", shown, field.description or ""))
+    return rows
+
+
+def _under_repo(value: object) -> bool:
+    return isinstance(value, Path) and value.is_absolute() and value.is_relative_to(REPO_ROOT)
