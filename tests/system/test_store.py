@@ -1,0 +1,76 @@
+"""The job store on SQLite and on the real PostgreSQL: migrations, idempotency, write-once results, queries."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import sqlalchemy
+
+from shared.store import JobState, JobStore, NewJob, engine_for, migrate
+
+SHA = "a" * 64
+
+
+def test_given_a_migrated_database_when_migrating_again_then_nothing_changes(database_url: str) -> None:
+    migrate(database_url)
+    tables = sqlalchemy.inspect(engine_for(database_url)).get_table_names()
+    assert {"jobs", "alembic_version"} <= set(tables)
+
+
+def test_given_the_same_image_sku_and_options_when_submitted_twice_then_one_job(database_url: str) -> None:
+    store = JobStore(database_url)
+    first, created = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-1", options={"tone": "fun", "a": 1}))
+    again, created_again = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-1", options={"a": 1, "tone": "fun"}))
+    other, created_other = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-2", options={"a": 1, "tone": "fun"}))
+    assert created and not created_again and created_other
+    assert again.id == first.id
+    assert other.id != first.id
+
+
+def test_given_concurrent_identical_submissions_when_racing_then_all_get_one_job(database_url: str) -> None:
+    store = JobStore(database_url)
+    with ThreadPoolExecutor(8) as pool:
+        outcomes = list(pool.map(lambda _: store.create_or_get(NewJob(SHA, "blob:x", sku="RACE")), range(16)))
+    assert len({job.id for job, _ in outcomes}) == 1
+    assert sum(created for _, created in outcomes) == 1
+
+
+def test_given_a_running_job_when_the_result_is_redelivered_then_the_first_result_stays(database_url: str) -> None:
+    store = JobStore(database_url)
+    job, _ = store.create_or_get(NewJob(SHA, "blob:x", sku="S"))
+    assert store.get(job.id).state == JobState.QUEUED  # type: ignore[union-attr]
+    assert store.mark_running(job.id)
+    assert store.mark_running(job.id)  # a redelivery counts again
+    assert store.save_result(job.id, {"caption": "first"})
+    assert not store.save_result(job.id, {"caption": "second"})
+    assert not store.save_failure(job.id, "late", "a late failure must not overwrite a result")
+    assert not store.mark_running(job.id)
+    saved = store.get(job.id)
+    assert saved is not None
+    assert saved.state == JobState.SUCCEEDED
+    assert saved.result == {"caption": "first"}
+    assert saved.deliveries == 2
+    assert saved.error_code is None
+    assert saved.finished_at is not None
+
+
+def test_given_a_failure_when_recorded_then_code_and_message_are_public(database_url: str) -> None:
+    store = JobStore(database_url)
+    job, _ = store.create_or_get(NewJob(SHA, "blob:x"))
+    assert store.save_failure(job.id, "invalid_image", "not a readable image")
+    public = store.get(job.id).public()  # type: ignore[union-attr]
+    assert public["status"] == "failed"
+    assert public["error"] == {"code": "invalid_image", "message": "not a readable image"}
+    assert "result" not in public
+
+
+def test_given_jobs_of_two_skus_when_queried_by_sku_then_only_that_sku(database_url: str) -> None:
+    store = JobStore(database_url)
+    for index in range(3):
+        store.create_or_get(NewJob(f"{index:064x}", "blob:x", sku="RED-DRESS"))
+    store.create_or_get(NewJob("f" * 64, "blob:x", sku="BLUE-JEANS"))
+    assert len(store.by_sku("RED-DRESS")) == 3
+    assert [job.sku for job in store.by_sku("BLUE-JEANS")] == ["BLUE-JEANS"]
+    assert store.by_sku("NOPE") == []
+    assert store.counts_by_state()["queued"] == 4
+    assert store.get("0" * 32) is None
