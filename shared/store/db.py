@@ -12,7 +12,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-# an arbitrary constant: the PostgreSQL advisory lock held while migrating, so processes starting together don't race
+# PostgreSQL advisory lock held while migrating, so processes starting together don't race
 _MIGRATION_LOCK_ID = 0x50325053
 
 _engines: dict[str, Engine] = {}

@@ -1,4 +1,4 @@
-"""Job store operations: idempotent creation, state transitions, results written once, queries by id and SKU."""
+"""Job store operations: idempotent creation, state changes, results written once, queries by id and SKU."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ class JobStore:
             return session.scalars(select(Job).where(Job.idempotency_key == key)).first()
 
     def create_or_get(self, new: NewJob) -> tuple[Job, bool]:
-        """The job for `new`'s idempotency key: (job, True) when created now, (existing job, False) otherwise."""
+        """The job for this idempotency key: (job, True) when created now, (existing job, False) if not."""
         existing = self.find_by_key(new.key)
         if existing is not None:
             return existing, False

@@ -1,4 +1,4 @@
-"""The job store on SQLite and on the real PostgreSQL: migrations, idempotency, write-once results, queries."""
+"""The job store on SQLite and the real PostgreSQL: migrations, idempotency, write-once results, queries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import sqlalchemy
 from shared.store import JobState, JobStore, NewJob, engine_for, migrate
 
 SHA = "a" * 64
+SAME = {"a": 1, "tone": "fun"}
 
 
 def test_given_a_migrated_database_when_migrating_again_then_nothing_changes(database_url: str) -> None:
@@ -20,8 +21,8 @@ def test_given_a_migrated_database_when_migrating_again_then_nothing_changes(dat
 def test_given_the_same_image_sku_and_options_when_submitted_twice_then_one_job(database_url: str) -> None:
     store = JobStore(database_url)
     first, created = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-1", options={"tone": "fun", "a": 1}))
-    again, created_again = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-1", options={"a": 1, "tone": "fun"}))
-    other, created_other = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-2", options={"a": 1, "tone": "fun"}))
+    again, created_again = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-1", options=SAME))
+    other, created_other = store.create_or_get(NewJob(SHA, "blob:x", sku="SKU-2", options=SAME))
     assert created and not created_again and created_other
     assert again.id == first.id
     assert other.id != first.id
@@ -35,7 +36,7 @@ def test_given_concurrent_identical_submissions_when_racing_then_all_get_one_job
     assert sum(created for _, created in outcomes) == 1
 
 
-def test_given_a_running_job_when_the_result_is_redelivered_then_the_first_result_stays(database_url: str) -> None:
+def test_given_a_running_job_when_the_result_is_redelivered_then_the_first_stays(database_url: str) -> None:
     store = JobStore(database_url)
     job, _ = store.create_or_get(NewJob(SHA, "blob:x", sku="S"))
     assert store.get(job.id).state == JobState.QUEUED  # type: ignore[union-attr]
