@@ -1,0 +1,48 @@
+"""`p2p.language`: caption + hashtags from the evidence pack, rate-limited per LLM endpoint; the result
+is written once (a redelivered task does not write a second one)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from celery import Task
+
+from shared.schemas import EvidencePack, ShopMetadata
+from shared.store.models import FINAL_STATES
+from workers.celery_app import LANGUAGE_TASK, WEBHOOK_TASK, app
+from workers.metrics import LLM_ATTEMPTS, LLM_FALLBACKS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
+from workers.tasks import stages
+from workers.tasks.outcomes import record_failure, record_outcome
+from workers.tasks.ratelimit import bucket_for
+
+
+@app.task(name=LANGUAGE_TASK, bind=True)
+def language_job(
+    self: Task, job_id: str, pack: dict[str, Any], meta: dict[str, Any], enqueued_at: float
+) -> dict[str, Any]:
+    started = time.time()
+    QUEUE_WAIT_SECONDS.labels("language").observe(max(0.0, started - enqueued_at))
+    store = stages.job_store()
+    job = store.get(job_id)
+    if job is None or job.state in FINAL_STATES:
+        record_outcome("language", "skipped")
+        return {"job_id": job_id, "skipped": "job unknown or already final"}
+    current = stages.settings()
+    try:
+        evidence = EvidencePack.model_validate(pack)
+        shop = ShopMetadata.model_validate(meta) if meta else None
+        bucket_for(current.llm_base_url, current.llm_rate_limit_per_s).acquire()
+        result = stages.caption_writer().write(evidence, shop)
+    except Exception as exc:
+        record_failure(store, job_id, "language", exc)
+        raise
+    written = store.save_result(job_id, result.model_dump(mode="json"))
+    STAGE_SECONDS.labels("language").observe(time.time() - started)
+    LLM_ATTEMPTS.inc(result.provenance.attempts)
+    if result.provenance.fallback:
+        LLM_FALLBACKS.inc()
+    record_outcome("language", "succeeded" if written else "skipped")
+    if written and job.callback_url:
+        self.app.send_task(WEBHOOK_TASK, args=[job_id], task_id=f"{job_id}.webhook")
+    return {"job_id": job_id, "written": written, "fallback": result.provenance.fallback}
