@@ -1,0 +1,72 @@
+# syntax=docker/dockerfile:1.7
+# CPU image: the API, the language worker, Flower (target `runtime`, the default) and the local LLM server
+# (target `llm`: the same plus llama-cpp-python and the bundled gemma-3-270m GGUF). No torch in any stage.
+# Build from the repository root:
+#   docker build -f docker/cpu.Dockerfile -t pixels2posts-cpu:0.1.0 .
+#   docker build -f docker/cpu.Dockerfile --target llm -t pixels2posts-llm:0.1.0 .
+ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
+
+# ---- build the virtualenv from the hashed lock, then the project itself (no build tools needed: all wheels)
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
+RUN python -m venv /opt/venv
+WORKDIR /src
+COPY docker/requirements-cpu.txt docker/
+RUN pip install --no-deps --require-hashes -r docker/requirements-cpu.txt
+COPY pyproject.toml LICENSE ./
+COPY shared/ shared/
+COPY workers/ workers/
+COPY producer/ producer/
+COPY pixels2posts/ pixels2posts/
+RUN pip install --no-deps /src
+
+# ---- llama-cpp-python ships sources only: compile it portably (no -march=native) in a throwaway stage
+FROM builder AS builder-llm
+ENV DEBIAN_FRONTEND=noninteractive CMAKE_ARGS=-DGGML_NATIVE=OFF
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends build-essential cmake \
+ && rm -rf /var/lib/apt/lists/*
+COPY docker/requirements-llm.txt docker/
+RUN pip install --no-deps --require-hashes -r docker/requirements-llm.txt
+
+# ---- common runtime base: non-root user, writable data dir, entrypoint and health check
+FROM ${PYTHON_IMAGE} AS base
+ENV DEBIAN_FRONTEND=noninteractive
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgomp1 \
+ && rm -rf /var/lib/apt/lists/* \
+ && groupadd --system --gid 10001 p2p \
+ && useradd --system --uid 10001 --gid p2p --create-home --home-dir /home/p2p p2p \
+ && mkdir -p /data/blobs \
+ && chown -R p2p:p2p /data
+COPY --chmod=0755 docker/entrypoint.py /usr/local/bin/p2p-entrypoint
+COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/p2p-healthcheck
+# REMAP_SIGTERM: Kubernetes' SIGTERM starts Celery's soft shutdown (bounded by worker_soft_shutdown_timeout,
+# then unfinished tasks go back to the queue) instead of an unbounded warm shutdown
+ENV PATH=/opt/venv/bin:$PATH \
+    PYTHONUNBUFFERED=1 \
+    PYTHONDONTWRITEBYTECODE=1 \
+    REMAP_SIGTERM=SIGQUIT \
+    P2P_DATA_DIR=/data \
+    P2P_BLOB_DIR=/data/blobs \
+    P2P_MODELS_DIR=/opt/p2p/models \
+    P2P_API_HOST=0.0.0.0
+WORKDIR /home/p2p
+ENTRYPOINT ["p2p-entrypoint"]
+
+# ---- the local OpenAI-compatible LLM server (llama.cpp)
+FROM base AS llm
+COPY --from=builder-llm /opt/venv /opt/venv
+USER 10001:10001
+EXPOSE 8081
+HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD ["p2p-healthcheck", "llm"]
+CMD ["llm"]
+
+# ---- API, language worker, Flower (and a CPU vision worker for small setups: the models are baked in)
+FROM base AS runtime
+COPY --from=builder /opt/venv /opt/venv
+COPY models/ /opt/p2p/models/
+USER 10001:10001
+EXPOSE 8000 5555 9100
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["p2p-healthcheck"]
+CMD ["api"]
