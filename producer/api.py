@@ -1,0 +1,200 @@
+"""The producer HTTP API (FastAPI; OpenAPI docs at /docs).
+
+POST /v1/jobs (JSON with image_url, or a multipart upload) -> 202 {job_id}; POST /v1/jobs:batch;
+GET /v1/jobs/{job_id}; GET /v1/products/{sku}/captions; GET /metrics; GET /healthz."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from producer.auth import key_is_valid, parse_digests, presented_key
+from producer.metrics import JobStateCollector
+from producer.models import (
+    BatchAccepted,
+    BatchItem,
+    BatchRequest,
+    ErrorBody,
+    JobAccepted,
+    JobOptions,
+    JobRequest,
+    JobView,
+    ProductCaption,
+    ProductCaptions,
+)
+from producer.service import QueueFullError, SubmissionService, Submitted
+from shared.errors import ImageTooLargeError, InvalidImageError, P2PError
+from shared.settings import Settings, get_settings
+
+log = logging.getLogger(__name__)
+
+SUBMISSIONS = Counter("p2p_api_submissions_total", "Job submissions, by outcome.", ["outcome"])
+
+_UPLOAD_BODY = {
+    "requestBody": {
+        "content": {
+            "application/json": {"schema": JobRequest.model_json_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["image"],
+                    "properties": {
+                        "image": {"type": "string", "format": "binary"},
+                        "sku": {"type": "string"},
+                        "title": {"type": "string"},
+                        "options": {"type": "string", "description": "JSON object of JobOptions"},
+                        "callback_url": {"type": "string"},
+                    },
+                }
+            },
+        }
+    }
+}
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    service = SubmissionService(settings)
+    digests = parse_digests(settings.api_keys)
+    if not digests:
+        log.warning("P2P_API_KEYS is empty: the API accepts requests without a key")
+    collector = JobStateCollector(service.store)
+    REGISTRY.register(collector)
+
+    def require_key(
+        authorization: Annotated[str | None, Header()] = None,
+        x_api_key: Annotated[str | None, Header()] = None,
+    ) -> None:
+        if not key_is_valid(presented_key(authorization, x_api_key), digests):
+            raise HTTPException(401, "missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        yield
+        service.close()
+        REGISTRY.unregister(collector)
+
+    app = FastAPI(title="pixels2posts", version="1", description=__doc__, lifespan=lifespan)
+    app.state.service = service
+    app.add_exception_handler(P2PError, _p2p_error)  # type: ignore[arg-type]
+    authed = [Depends(require_key)]
+
+    @app.post("/v1/jobs", status_code=202, response_model=JobAccepted, dependencies=authed,
+              openapi_extra=_UPLOAD_BODY)
+    async def submit_job(request: Request) -> JSONResponse:
+        """Queue one photo: JSON `{image_url, sku?, title?, options?, callback_url?}` or multipart."""
+        if request.headers.get("content-type", "").startswith("multipart/form-data"):
+            submitted = await _submit_upload(request, service, settings.max_image_bytes)
+        else:
+            job = _parse(JobRequest, await _json_body(request))
+            submitted = await run_in_threadpool(_submit_url, service, job)
+        return _accepted(submitted)
+
+    @app.post("/v1/jobs:batch", status_code=202, response_model=BatchAccepted, dependencies=authed)
+    async def submit_batch(batch: BatchRequest) -> BatchAccepted:
+        """Queue up to 100 photos by URL (catalogue backfills); each item answers on its own."""
+        items = await asyncio.gather(*(
+            run_in_threadpool(_batch_item, service, index, job) for index, job in enumerate(batch.jobs)
+        ))
+        return BatchAccepted(jobs=list(items))
+
+    @app.get("/v1/jobs/{job_id}", response_model=JobView, response_model_exclude_none=True,
+             dependencies=authed)
+    async def get_job(job_id: str) -> dict[str, Any]:
+        job = await run_in_threadpool(service.store.get, job_id)
+        if job is None:
+            raise HTTPException(404, f"no job {job_id}")
+        return job.public()
+
+    @app.get("/v1/products/{sku}/captions", response_model=ProductCaptions, dependencies=authed)
+    async def product_captions(sku: str) -> ProductCaptions:
+        jobs = await run_in_threadpool(service.store.by_sku, sku)
+        captions = [
+            ProductCaption(job_id=job.id, caption=job.result["caption"], hashtags=job.result["hashtags"],
+                           finished_at=job.finished_at.isoformat() if job.finished_at else None)
+            for job in jobs
+            if job.state == "succeeded" and job.result
+        ]
+        return ProductCaptions(sku=sku, captions=captions)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, Any]:
+        return {"ok": True, "queues": await run_in_threadpool(service.queue_lengths)}
+
+    return app
+
+
+def _accepted(submitted: Submitted) -> JSONResponse:
+    SUBMISSIONS.labels("duplicate" if submitted.duplicate else "created").inc()
+    body = JobAccepted(job_id=submitted.job_id, status=submitted.status, duplicate=submitted.duplicate)
+    return JSONResponse(body.model_dump(), status_code=200 if submitted.duplicate else 202)
+
+
+def _submit_url(service: SubmissionService, job: JobRequest) -> Submitted:
+    return service.submit_url(job.image_url, sku=job.sku, title=job.title, options=job.options,
+                              callback_url=job.callback_url)
+
+
+def _batch_item(service: SubmissionService, index: int, job: JobRequest) -> BatchItem:
+    try:
+        submitted = _submit_url(service, job)
+    except P2PError as exc:
+        SUBMISSIONS.labels("rejected").inc()
+        return BatchItem(index=index, error=ErrorBody(code=exc.code, message=str(exc)))
+    SUBMISSIONS.labels("duplicate" if submitted.duplicate else "created").inc()
+    return BatchItem(index=index, job_id=submitted.job_id, status=submitted.status,
+                     duplicate=submitted.duplicate)
+
+
+async def _submit_upload(request: Request, service: SubmissionService, max_bytes: int) -> Submitted:
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("image")
+    if not isinstance(upload, UploadFile):
+        raise InvalidImageError("multipart upload needs a file field named 'image'")
+    data = await upload.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise ImageTooLargeError(f"upload is over the {max_bytes} byte limit")
+    fields = {key: value for key, value in form.items() if isinstance(value, str)}
+    options = _parse(JobOptions, json.loads(fields["options"]) if fields.get("options") else {})
+    return await run_in_threadpool(
+        lambda: service.submit_bytes(data, sku=fields.get("sku") or None, title=fields.get("title") or None,
+                                     options=options, callback_url=fields.get("callback_url") or None)
+    )
+
+
+async def _json_body(request: Request) -> Any:
+    try:
+        return await request.json()
+    except ValueError as exc:
+        raise HTTPException(422, f"body is not JSON: {exc}") from exc
+
+
+def _parse(model: Any, value: Any) -> Any:
+    try:
+        return model.model_validate(value)
+    except ValidationError as exc:
+        raise HTTPException(422, json.loads(exc.json(include_url=False))) from exc
+
+
+async def _p2p_error(_request: Request, exc: P2PError) -> JSONResponse:
+    headers = {}
+    if isinstance(exc, QueueFullError):
+        headers["Retry-After"] = str(exc.retry_after_s)
+    SUBMISSIONS.labels("rejected").inc()
+    body = {"error": {"code": exc.code, "message": str(exc)}}
+    return JSONResponse(body, status_code=exc.http_status, headers=headers)
