@@ -26,7 +26,7 @@ def choose_providers(preference: str, available: list[str]) -> list[str]:
                 f"(onnxruntime-gpu). Available: {available}"
             )
         return ["CUDAExecutionProvider", "CPUExecutionProvider"]
-    wanted = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+    wanted: list[str] = [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
     return wanted or ["CPUExecutionProvider"]
 
 

