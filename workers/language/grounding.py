@@ -1,0 +1,176 @@
+"""The hallucination guard: every attribute claim in a caption and its hashtags must be backed by the evidence pack.
+
+Evidence attributes (what a caption should mention): each detected garment label, each garment's dominant colour,
+the fabric and the gender when the vision stage knows them. Supported claims: any label, any colour of any garment
+(bound colours: of that garment), the known fabric and gender. attribute_coverage = share of evidence attributes the
+caption mentions (the hashtags are not counted: the composer adds attribute tags to every result);
+hashtag_coverage = share of evidence attributes the hashtags represent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shared.schemas import EvidencePack, Grounding
+from workers.language.claims import Claim, hashtag_claims, text_claims
+from workers.language.vocabulary import COLOUR_WORDS, TONE_WORDS, Tone, words_of
+
+
+@dataclass(frozen=True)
+class ColourFact:
+    """A colour the vision stage named, parsed into hue families and a tone."""
+
+    name: str
+    families: frozenset[str]
+    tone: Tone | None
+
+    @classmethod
+    def parse(cls, name: str) -> ColourFact:
+        words = words_of(name)
+        families: set[str] = set()
+        tone: Tone | None = None
+        for word in words:
+            if word in COLOUR_WORDS:
+                word_families, word_tone = COLOUR_WORDS[word]
+                families |= word_families
+                tone = tone or word_tone
+            elif word in TONE_WORDS:
+                tone = TONE_WORDS[word]
+        return cls(name.lower().strip(), frozenset(families), tone)
+
+    def accepts(self, claim: Claim) -> bool:
+        if not (claim.sense.values & self.families):
+            return False
+        return claim.tone is None or self.tone is None or claim.tone == self.tone
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """One thing the evidence says, which a caption should mention: ("garment", "jacket"), ("colour", "navy")..."""
+
+    kind: str
+    value: str
+    colour: ColourFact | None = None
+
+    def mentioned_by(self, claim: Claim) -> bool:
+        if claim.sense.kind != self.kind:
+            return False
+        if self.colour is not None:
+            return self.colour.accepts(claim)
+        return self.value in claim.sense.values
+
+
+@dataclass(frozen=True)
+class GarmentFacts:
+    label: str
+    colours: tuple[ColourFact, ...]
+
+
+@dataclass(frozen=True)
+class Evidence:
+    garments: tuple[GarmentFacts, ...]
+    fabric: str | None
+    gender: str | None
+    attributes: tuple[Attribute, ...]
+
+    @classmethod
+    def of(cls, pack: EvidencePack) -> Evidence:
+        garments = tuple(
+            GarmentFacts(g.label, tuple(ColourFact.parse(c.name) for c in sorted(g.colours, key=lambda c: -c.share)))
+            for g in sorted(pack.garments, key=lambda g: -g.score)
+        )
+        fabric = pack.attributes.fabric.value
+        gender = pack.attributes.gender.value
+        return cls(garments, fabric, gender, _required_attributes(garments, fabric, gender))
+
+    @property
+    def labels(self) -> frozenset[str]:
+        return frozenset(g.label for g in self.garments)
+
+    def supports(self, claim: Claim) -> bool:
+        kind = claim.sense.kind
+        if kind == "garment":
+            return bool(claim.sense.values & self.labels)
+        if kind == "fabric":
+            return self.fabric is not None and self.fabric in claim.sense.values
+        if kind == "gender":
+            return self.gender is not None and self.gender in claim.sense.values
+        garments = [g for g in self.garments if claim.bound_to is None or g.label in claim.bound_to]
+        return any(colour.accepts(claim) for g in garments for colour in g.colours)
+
+
+def _required_attributes(
+    garments: tuple[GarmentFacts, ...], fabric: str | None, gender: str | None
+) -> tuple[Attribute, ...]:
+    attributes: list[Attribute] = []
+    seen: set[tuple[str, str]] = set()
+
+    def add(attribute: Attribute) -> None:
+        if (attribute.kind, attribute.value) not in seen:
+            seen.add((attribute.kind, attribute.value))
+            attributes.append(attribute)
+
+    for garment in garments:
+        add(Attribute("garment", garment.label))
+        if garment.colours:
+            add(Attribute("colour", garment.colours[0].name, garment.colours[0]))
+    if fabric is not None:
+        add(Attribute("fabric", fabric))
+    if gender is not None:
+        add(Attribute("gender", gender))
+    return tuple(attributes)
+
+
+@dataclass(frozen=True)
+class GroundingReport:
+    attribute_coverage: float
+    hashtag_coverage: float
+    unsupported: tuple[str, ...]
+    missing: tuple[Attribute, ...]
+
+    @property
+    def clean(self) -> bool:
+        return not self.unsupported
+
+    def to_schema(self) -> Grounding:
+        return Grounding(
+            attribute_coverage=round(self.attribute_coverage, 4),
+            hashtag_coverage=round(self.hashtag_coverage, 4),
+            unsupported=list(self.unsupported),
+        )
+
+
+def unsupported_claims(evidence: Evidence, claims: list[Claim]) -> list[str]:
+    return [claim.describe() for claim in claims if not evidence.supports(claim)]
+
+
+def hashtag_is_grounded(evidence: Evidence, tag: str) -> bool:
+    return not unsupported_claims(evidence, hashtag_claims(tag))
+
+
+def check(evidence: Evidence, caption: str, hashtags: list[str]) -> GroundingReport:
+    caption_claims = text_claims(caption)
+    tag_claims = [claim for tag in hashtags for claim in hashtag_claims(tag)]
+    unsupported = unsupported_claims(evidence, caption_claims)
+    unsupported += [f"{c} (hashtag)" for c in unsupported_claims(evidence, tag_claims)]
+    required = evidence.attributes
+    in_text = [a for a in required if _mentioned(a, caption_claims, caption)]
+    in_tags = [a for a in required if _mentioned(a, tag_claims, " ".join(hashtags))]
+    missing = tuple(a for a in required if a not in in_text)
+    return GroundingReport(
+        attribute_coverage=_share(len(in_text), len(required)),
+        hashtag_coverage=_share(len(in_tags), len(required)),
+        unsupported=tuple(dict.fromkeys(unsupported)),
+        missing=missing,
+    )
+
+
+def _mentioned(attribute: Attribute, claims: list[Claim], text: str) -> bool:
+    if any(attribute.mentioned_by(claim) for claim in claims):
+        return True
+    # a colour name our lexicon does not know still counts when written out verbatim
+    return attribute.kind == "colour" and attribute.value.replace(" ", "") in "".join(words_of(text))
+
+
+def _share(part: int, whole: int) -> float:
+    return 1.0 if whole == 0 else part / whole

@@ -1,0 +1,100 @@
+"""Hashtags a shop would publish: attribute tags from the evidence, then the LLM's grounded tags, then popular
+fashion tags ranked by real Instagram frequencies (HARRISON). Every tag passes the grounding check and the shop's
+banned words; the list is deduplicated case-insensitively and cut to the shop's or the settings' maximum."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from shared.schemas import ShopMetadata
+from shared.settings import Settings
+from workers.language.grounding import Evidence, hashtag_is_grounded
+from workers.language.harrison import popular_fashion_tags
+from workers.language.vocabulary import GARMENT_NOUN, GENDER_TAG_PREFIX
+
+MAX_TAG_CHARS = 30
+# HARRISON tags are lemmatised; a shop writes the everyday form
+PUBLISHED_FORM: dict[str, str] = {
+    "shoe": "shoes", "sneaker": "sneakers", "jean": "jeans", "pant": "pants", "sunglass": "sunglasses",
+    "heel": "heels", "accessory": "accessories",
+}
+_NOT_TAG_CHARS = re.compile(r"[^0-9a-zA-Z]+")
+
+
+@dataclass(frozen=True)
+class HashtagLimits:
+    least: int
+    most: int
+
+    @classmethod
+    def of(cls, settings: Settings, meta: ShopMetadata | None) -> HashtagLimits:
+        most = settings.hashtags_max
+        if meta is not None and meta.max_hashtags is not None:
+            most = meta.max_hashtags
+        return cls(min(settings.hashtags_min, most), most)
+
+
+def normalise(tag: str) -> str | None:
+    """'#Navy Blazer!' -> '#NavyBlazer'; None when nothing usable is left."""
+    body = _NOT_TAG_CHARS.sub("", tag)
+    if not body or len(body) > MAX_TAG_CHARS or body.isdigit():
+        return None
+    return "#" + body
+
+
+def is_banned(tag: str, banned_words: list[str]) -> bool:
+    body = tag.lstrip("#").lower()
+    return any(word and _NOT_TAG_CHARS.sub("", word.lower()) in body for word in banned_words if word.strip())
+
+
+def attribute_tags(evidence: Evidence) -> list[str]:
+    """Tags that carry the evidence: #navyjacket, #jacket, #linen, #womensfashion, most specific first."""
+    tags: list[str] = []
+    for garment in evidence.garments:
+        noun = GARMENT_NOUN.get(garment.label, garment.label)
+        if garment.colours:
+            tags.append("#" + garment.colours[0].name.replace(" ", "") + noun)
+        tags.append("#" + noun)
+    if evidence.fabric is not None:
+        tags.append("#" + evidence.fabric)
+        if evidence.garments:
+            first = evidence.garments[0].label
+            tags.append("#" + evidence.fabric + GARMENT_NOUN.get(first, first))
+    if evidence.gender is not None:
+        tags.append("#" + GENDER_TAG_PREFIX.get(evidence.gender, evidence.gender) + "fashion")
+    return tags
+
+
+def popular_tags() -> list[str]:
+    return ["#" + PUBLISHED_FORM.get(row.tag, row.tag) for row in popular_fashion_tags()]
+
+
+def compose(
+    evidence: Evidence,
+    llm_tags: list[str],
+    limits: HashtagLimits,
+    banned_words: list[str],
+) -> list[str]:
+    """Attribute tags first (they carry the coverage), then the LLM's, then popular ones, all grounded."""
+    attribute = attribute_tags(evidence)
+    reserved_for_popular = min(3, max(0, limits.most - len(attribute)))
+    head = _accept(attribute + llm_tags, evidence, banned_words, limits.most - reserved_for_popular, [])
+    return _accept(popular_tags(), evidence, banned_words, limits.most, head)
+
+
+def _accept(candidates: list[str], evidence: Evidence, banned_words: list[str], most: int,
+            accepted: list[str]) -> list[str]:
+    accepted = list(accepted)
+    seen = {tag.lower() for tag in accepted}
+    for candidate in candidates:
+        if len(accepted) >= most:
+            break
+        tag = normalise(candidate)
+        if tag is None or tag.lower() in seen or is_banned(tag, banned_words):
+            continue
+        if not hashtag_is_grounded(evidence, tag):
+            continue
+        seen.add(tag.lower())
+        accepted.append(tag)
+    return accepted

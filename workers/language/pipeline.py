@@ -1,0 +1,173 @@
+"""The language stage: evidence pack (+ shop metadata) -> a grounded caption and hashtags.
+
+Up to `llm_max_attempts` generations; each is parsed, given hashtags and checked. The first that makes no
+unsupported claim, uses no banned word and reaches `min_attribute_coverage` is published. Otherwise (or when the
+endpoint is down) the deterministic writer composes the result from the evidence, marked `fallback` in provenance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+from dataclasses import dataclass, field
+
+from shared.errors import LLMUnavailableError
+from shared.schemas import CaptionResult, EvidencePack, Provenance, ShopMetadata
+from shared.settings import Settings, get_settings
+from workers.language import deterministic, grounding, hashtags
+from workers.language.grounding import Evidence, GroundingReport
+from workers.language.llm_client import LLMClient, LLMOutputError, LLMReply, LLMRequestRejectedError
+from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VERSION, SYSTEM, build_messages
+from workers.language.vocabulary import words_of
+
+log = logging.getLogger(__name__)
+
+DETERMINISTIC = "deterministic"
+TEMPERATURE_STEP = 0.2
+ECHO_NGRAM = 5
+_LINK = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
+
+
+@dataclass
+class WriterStats:
+    """Counts of how results were published, for benchmarks and metrics (thread-safe)."""
+
+    published_llm: int = 0
+    published_fallback: int = 0
+    rejected_unsupported: int = 0
+    rejected_coverage: int = 0
+    rejected_banned: int = 0
+    rejected_echo: int = 0
+    bad_output: int = 0
+    endpoint_errors: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, name: str) -> None:
+        with self._lock:
+            setattr(self, name, getattr(self, name) + 1)
+
+    def as_dict(self) -> dict[str, int]:
+        return {name: value for name, value in vars(self).items() if not name.startswith("_")}
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    caption: str
+    hashtags: list[str]
+    report: GroundingReport
+    reply: LLMReply
+
+
+class CaptionWriter:
+    def __init__(self, settings: Settings | None = None, client: LLMClient | None = None) -> None:
+        self.settings = settings or get_settings()
+        self._client = client
+        self._client_lock = threading.Lock()
+        self.stats = WriterStats()
+        self.last_replies: list[LLMReply] = []  # the latest write's LLM calls, for the benchmark
+
+    @property
+    def client(self) -> LLMClient:
+        with self._client_lock:
+            if self._client is None:
+                self._client = LLMClient(self.settings)
+            return self._client
+
+    def write(self, pack: EvidencePack, meta: ShopMetadata | None = None) -> CaptionResult:
+        evidence = Evidence.of(pack)
+        limits = hashtags.HashtagLimits.of(self.settings, meta)
+        banned = list(meta.banned_words) if meta else []
+        replies: list[LLMReply] = []
+        attempts = 0
+        while attempts < self.settings.llm_max_attempts:
+            attempts += 1
+            try:
+                reply = self.client.complete(
+                    build_messages(pack, evidence, meta), OUTPUT_SCHEMA, self._temperature(attempts)
+                )
+            except LLMOutputError as exc:
+                log.info("attempt %d: unusable LLM answer: %s", attempts, exc)
+                self.stats.add("bad_output")
+                continue
+            except (LLMUnavailableError, LLMRequestRejectedError) as exc:
+                log.warning("LLM endpoint failed, using the deterministic writer: %s", exc)
+                self.stats.add("endpoint_errors")
+                break
+            replies.append(reply)
+            candidate = self._candidate(evidence, reply, limits, banned)
+            if self._publishable(candidate, banned, meta):
+                self.stats.add("published_llm")
+                self.last_replies = replies
+                return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
+                                    Provenance(llm=reply.model, prompt_version=PROMPT_VERSION, attempts=attempts))
+        self.last_replies = replies
+        return self._fallback(pack, evidence, meta, limits, banned, attempts)
+
+    def _temperature(self, attempt: int) -> float:
+        return min(1.2, self.settings.llm_temperature + TEMPERATURE_STEP * (attempt - 1))
+
+    def _candidate(self, evidence: Evidence, reply: LLMReply, limits: hashtags.HashtagLimits,
+                   banned: list[str]) -> _Candidate:
+        caption = " ".join(reply.draft.caption.split())
+        tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned)
+        return _Candidate(caption, tags, grounding.check(evidence, caption, tags), reply)
+
+    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None) -> bool:
+        if echoes_instructions(candidate.caption, meta):
+            log.info("rejected, caption echoes the prompt or shop text: %r", candidate.caption)
+            self.stats.add("rejected_echo")
+            return False
+        if candidate.report.unsupported:
+            log.info("rejected, unsupported claims: %s", candidate.report.unsupported)
+            self.stats.add("rejected_unsupported")
+            return False
+        if contains_banned(candidate.caption, banned) or len(candidate.caption) > MAX_CAPTION_CHARS:
+            self.stats.add("rejected_banned")
+            return False
+        if candidate.report.attribute_coverage < self.settings.min_attribute_coverage:
+            log.info("rejected, coverage %.2f", candidate.report.attribute_coverage)
+            self.stats.add("rejected_coverage")
+            return False
+        return True
+
+    def _fallback(self, pack: EvidencePack, evidence: Evidence, meta: ShopMetadata | None,
+                  limits: hashtags.HashtagLimits, banned: list[str], attempts: int) -> CaptionResult:
+        caption = deterministic.write_caption(evidence, meta, pack.image.sha256)
+        tags = hashtags.compose(evidence, [], limits, banned)
+        report = grounding.check(evidence, caption, tags)
+        if report.unsupported:  # cannot happen by construction; never publish it if it does
+            raise AssertionError(f"deterministic writer made unsupported claims: {report.unsupported}")
+        self.stats.add("published_fallback")
+        provenance = Provenance(llm=DETERMINISTIC, prompt_version=PROMPT_VERSION, attempts=attempts, fallback=True)
+        return self._result(pack, caption, tags, report, provenance)
+
+    @staticmethod
+    def _result(pack: EvidencePack, caption: str, tags: list[str], report: GroundingReport,
+                provenance: Provenance) -> CaptionResult:
+        return CaptionResult(caption=caption, hashtags=tags, evidence=pack, grounding=report.to_schema(),
+                             provenance=provenance)
+
+
+def contains_banned(text: str, banned: list[str]) -> bool:
+    lowered = text.lower()
+    return any(re.search(rf"\b{re.escape(word.lower().strip())}", lowered) for word in banned if word.strip())
+
+
+def _ngrams(text: str, size: int) -> set[tuple[str, ...]]:
+    words = words_of(text)
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+_SYSTEM_NGRAMS = _ngrams(SYSTEM, ECHO_NGRAM)
+
+
+def echoes_instructions(caption: str, meta: ShopMetadata | None) -> bool:
+    """A caption that repeats our instructions or the shop's title verbatim (5 words in a row), or carries a link,
+    is a prompt echo or an injection that got through, whatever attributes it names."""
+    if _LINK.search(caption):
+        return True
+    ngrams = _ngrams(caption, ECHO_NGRAM)
+    if ngrams & _SYSTEM_NGRAMS:
+        return True
+    return meta is not None and bool(meta.title) and bool(ngrams & _ngrams(meta.title or "", ECHO_NGRAM))
