@@ -29,9 +29,7 @@ def pg_schema_url(postgres_url: str) -> Iterator[str]:
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """A migrated, empty database: each test runs once on SQLite and once on the real PostgreSQL."""
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'jobs.db'}"
-    else:
-        url = request.getfixturevalue("pg_schema_url")
+    is_sqlite = request.param == "sqlite"
+    url = f"sqlite:///{tmp_path / 'jobs.db'}" if is_sqlite else request.getfixturevalue("pg_schema_url")
     migrate(url)
     return url

@@ -1,0 +1,261 @@
+"""`pixels2posts worker vision|language`, `pixels2posts api`, and the local stack `up` / `down`.
+
+`up` starts a private Redis (unless P2P_BROKER_URL names one), the embedded LLM server (when installed and no
+P2P_LLM_BASE_URL is configured), one vision worker, one language worker, the API on 127.0.0.1:8000 and Flower
+on 127.0.0.1:5555 (basic auth, generated credentials printed). Logs go to <data_dir>/logs, PIDs and the
+stack's state to <data_dir>/run; `down` stops all of it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from shared.services import start_redis, stop_redis
+from shared.settings import ENV_PREFIX, Settings, get_settings
+
+REDIS_PORT = 6380
+LLM_PORT = 8081
+VISION_METRICS_PORT = 9101
+LANGUAGE_METRICS_PORT = 9102
+STOP_ORDER = ("api", "flower", "vision", "language", "llm")
+STATE_FILE = "stack.json"
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "pixels2posts", *args]
+
+
+@click.command()
+@click.argument("stage", type=click.Choice(["vision", "language"]))
+@click.option("--concurrency", "-c", type=int, default=None,
+              help="Threads (vision default: 2 x batch size; language: P2P_LANGUAGE_CONCURRENCY).")
+@click.option("--metrics-port", type=int, default=None, help="Prometheus port (default P2P_METRICS_PORT).")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True, help="Prometheus bind address.")
+@click.option("--hostname", "-n", default=None, help="Celery node name (default STAGE@%h).")
+@click.option("--stage-class", default=None, hidden=True, help="module:Class replacing the stage (tests, bench).")
+@click.option("--loglevel", default="INFO", show_default=True)
+def worker(stage: str, concurrency: int | None, metrics_port: int | None, metrics_host: str,
+           hostname: str | None, stage_class: str | None, loglevel: str) -> None:
+    """Run a Celery worker of one stage (threads pool; models load once, before consuming)."""
+    from workers.celery_app import app
+    from workers.metrics import serve_metrics
+    from workers.tasks import stages
+
+    settings = get_settings()
+    if stage == "vision":
+        stages.use_stages(vision=stage_class)
+        stages.vision_pipeline()  # load the ONNX sessions now: a broken model fails the start, not a job
+        threads = concurrency or 2 * settings.batch_size
+        queue = settings.vision_queue
+    else:
+        stages.use_stages(language=stage_class)
+        stages.caption_writer()
+        threads = concurrency or settings.language_concurrency
+        queue = settings.language_queue
+    stages.job_store()  # migrate before the first task
+    serve_metrics(metrics_port if metrics_port is not None else settings.metrics_port, metrics_host)
+    # prefetch: enough reserved messages that the batcher can fill while the previous batch runs
+    app.worker_main([
+        "worker", "-Q", queue, "-P", "threads", "-c", str(threads), "--prefetch-multiplier", "2",
+        "-n", hostname or f"{stage}@%h", "-E", "--without-gossip", "--without-mingle", "--loglevel", loglevel,
+    ])
+
+
+@click.command()
+@click.option("--host", default=None, help="Bind address (default P2P_API_HOST).")
+@click.option("--port", type=int, default=None, help="Port (default P2P_API_PORT).")
+def api(host: str | None, port: int | None) -> None:
+    """Serve the producer HTTP API (uvicorn)."""
+    import uvicorn
+
+    from producer.api import create_app
+
+    settings = get_settings()
+    uvicorn.run(create_app(settings), host=host or settings.api_host, port=port or settings.api_port,
+                log_level=settings.log_level.lower())
+
+
+@click.command()
+@click.option("--wait-s", type=float, default=120.0, show_default=True, help="How long to wait for readiness.")
+def up(wait_s: float) -> None:
+    """Start the whole local stack in the background and print where everything is."""
+    settings = get_settings()
+    run_dir, log_dir = _dirs(settings)
+    if _read_state(run_dir):
+        raise click.ClickException("the stack is already up (or was not stopped): run `pixels2posts down` first")
+    env, state = _stack_env(settings, run_dir)
+    _write_state(run_dir, state)
+    if state["llm_started"]:
+        from workers.language.local_llm import local_llm_command
+
+        _spawn("llm", local_llm_command(LLM_PORT, settings), env, run_dir, log_dir)
+    _spawn("vision", _cli("worker", "vision", "--metrics-port", str(VISION_METRICS_PORT),
+                          "--metrics-host", "127.0.0.1"), env, run_dir, log_dir)
+    _spawn("language", _cli("worker", "language", "--metrics-port", str(LANGUAGE_METRICS_PORT),
+                            "--metrics-host", "127.0.0.1"), env, run_dir, log_dir)
+    _spawn("api", _cli("api", "--host", "127.0.0.1", "--port", str(settings.api_port)), env, run_dir, log_dir)
+    _spawn("flower", [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower",
+                      "--address=127.0.0.1", f"--port={settings.flower_port}",
+                      f"--basic-auth={state['flower_auth']}"], env, run_dir, log_dir)
+    api_url = f"http://127.0.0.1:{settings.api_port}"
+    _wait_http(f"{api_url}/healthz", wait_s, run_dir, log_dir)
+    _wait_http(f"http://127.0.0.1:{settings.flower_port}/healthcheck", wait_s, run_dir, log_dir)
+    click.echo(f"API      {api_url}  (docs {api_url}/docs)\n"
+               f"API key  {state['api_key']}  (also in {run_dir / 'api-key'})\n"
+               f"Flower   http://127.0.0.1:{settings.flower_port}  user:password {state['flower_auth']}\n"
+               f"Metrics  {api_url}/metrics, vision :{VISION_METRICS_PORT}, "
+               f"language :{LANGUAGE_METRICS_PORT}\n"
+               f"Broker   {state['broker_url']}\nDatabase {state['database_url']}\n"
+               f"LLM      {state['llm_base_url']}\nLogs     {log_dir}\nStop with: pixels2posts down")
+
+
+@click.command()
+def down() -> None:
+    """Stop everything `up` started (workers finish or return their tasks first)."""
+    settings = get_settings()
+    run_dir, _ = _dirs(settings)
+    state = _read_state(run_dir)
+    stopped = [name for name in STOP_ORDER if _stop(run_dir / f"{name}.pid")]
+    if state.get("redis_started") and stop_redis(REDIS_PORT, run_dir):
+        stopped.append("redis")
+    (run_dir / STATE_FILE).unlink(missing_ok=True)
+    click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
+
+
+def _dirs(settings: Settings) -> tuple[Path, Path]:
+    data_dir = settings.data_dir.resolve()
+    run_dir, log_dir = data_dir / "run", data_dir / "logs"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+    return run_dir, log_dir
+
+
+def _stack_env(settings: Settings, run_dir: Path) -> tuple[dict[str, str], dict[str, Any]]:
+    """The environment every process of the stack shares, and the state `down` needs."""
+    from producer.auth import new_api_key
+    from shared.store import migrate
+
+    configured = os.environ
+    redis_started = f"{ENV_PREFIX}BROKER_URL" not in configured
+    broker_url = start_redis(REDIS_PORT, run_dir, persist=True).url if redis_started else settings.broker_url
+    database_url = settings.database_url
+    if f"{ENV_PREFIX}DATABASE_URL" not in configured:
+        database_url = f"sqlite:///{(settings.data_dir.resolve() / 'pixels2posts.db')}"
+    migrate(database_url)
+    api_key, digest = new_api_key()
+    (run_dir / "api-key").touch(mode=0o600)
+    (run_dir / "api-key").write_text(api_key + "\n")
+    flower_auth = settings.flower_basic_auth or f"admin:{secrets.token_urlsafe(12)}"
+    llm_started = f"{ENV_PREFIX}LLM_BASE_URL" not in configured and _local_llm_available()
+    llm_base_url = f"http://127.0.0.1:{LLM_PORT}/v1" if llm_started else settings.llm_base_url
+    env = {
+        **configured,
+        f"{ENV_PREFIX}BROKER_URL": broker_url,
+        f"{ENV_PREFIX}DATABASE_URL": database_url,
+        f"{ENV_PREFIX}API_KEYS": ",".join(filter(None, [settings.api_keys, digest])),
+        f"{ENV_PREFIX}BLOB_DIR": str(settings.blob_dir.resolve()),
+        f"{ENV_PREFIX}DATA_DIR": str(settings.data_dir.resolve()),
+        f"{ENV_PREFIX}LLM_BASE_URL": llm_base_url,
+    }
+    state = {"broker_url": broker_url, "redis_started": redis_started, "database_url": database_url,
+             "api_key": api_key, "flower_auth": flower_auth, "llm_started": llm_started,
+             "llm_base_url": llm_base_url}
+    return env, state
+
+
+def _local_llm_available() -> bool:
+    try:
+        from workers.language.local_llm import local_llm_available
+    except ImportError:
+        return False
+    return local_llm_available()
+
+
+def _spawn(name: str, argv: list[str], env: dict[str, str], run_dir: Path, log_dir: Path) -> None:
+    with (log_dir / f"{name}.log").open("ab") as log:
+        process = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+    (run_dir / f"{name}.pid").write_text(str(process.pid))
+
+
+def _wait_http(url: str, wait_s: float, run_dir: Path, log_dir: Path) -> None:
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(url, timeout=2).status_code < 500:
+                return
+        except httpx.HTTPError:
+            pass
+        for pid_file in run_dir.glob("*.pid"):
+            if pid_file.stem in STOP_ORDER and not _alive(int(pid_file.read_text())):
+                raise click.ClickException(
+                    f"{pid_file.stem} exited during start; see {log_dir / (pid_file.stem + '.log')} "
+                    "and run `pixels2posts down`"
+                )
+        time.sleep(0.5)
+    raise click.ClickException(f"{url} not ready after {wait_s}s; see {log_dir} and run `pixels2posts down`")
+
+
+def _stop(pid_file: Path, wait_s: float = 40.0) -> bool:
+    """SIGTERM the process group (a warm shutdown for workers), SIGKILL it if still there after wait_s."""
+    try:
+        pid = int(pid_file.read_text())
+    except (OSError, ValueError):
+        return False
+    pid_file.unlink(missing_ok=True)
+    if not _alive(pid):
+        return False
+    _signal_group(pid, signal.SIGTERM)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline and _alive(pid):
+        time.sleep(0.1)
+    _signal_group(pid, signal.SIGKILL)
+    return True
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:
+        pass
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return True
+
+
+def _read_state(run_dir: Path) -> dict[str, Any]:
+    try:
+        state: dict[str, Any] = json.loads((run_dir / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return {}
+    return state
+
+
+def _write_state(run_dir: Path, state: dict[str, Any]) -> None:
+    path = run_dir / STATE_FILE
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(state, indent=2))
