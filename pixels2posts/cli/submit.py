@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -78,7 +79,7 @@ def _run(
     if len(items) < 4:
         return [future.result() for future in futures]
     results: list[dict[str, Any]] = []
-    with click.progressbar(length=len(futures), label=label, file=click.get_text_stream("stderr")) as bar:
+    with click.progressbar(length=len(futures), label=label, file=sys.stderr) as bar:
         for future in futures:
             results.append(future.result())
             bar.update(1)
