@@ -15,7 +15,9 @@ from PIL import Image
 
 def jpeg_bytes(seed: int, size: tuple[int, int] = (64, 96)) -> bytes:
     rng = np.random.default_rng(seed)
-    pixels = rng.integers(0, 256, size=(size[1], size[0], 3), dtype=np.uint8)
+    base = rng.integers(0, 256, size=3)
+    noise = rng.integers(-20, 21, size=(size[1], size[0], 3))
+    pixels = np.clip(base + noise, 0, 255).astype(np.uint8)
     buffer = io.BytesIO()
     Image.fromarray(pixels).save(buffer, format="JPEG", quality=80)
     return buffer.getvalue()

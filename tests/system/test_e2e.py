@@ -1,0 +1,168 @@
+"""End to end through real services in separate processes: a private Redis, the real PostgreSQL, both workers
+(`pixels2posts worker vision|language`), the API under uvicorn (`pixels2posts api`), Flower, and an
+OpenAI-compatible endpoint (the language tests' fake server)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy
+
+from producer import Client
+from producer.auth import key_digest
+from shared.services import free_port
+from tests.language import fake_openai
+from tests.system.helpers import jpeg_bytes
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+JOBS = 50
+KEY = "e2e-key"
+FLOWER_AUTH = ("ops", "flower-pw")
+VISION_STAGE = os.environ.get("P2P_E2E_VISION_STAGE", "tests.system.stand_in_vision:MeanColourPipeline")
+
+
+@dataclass
+class Stack:
+    api_url: str
+    flower_url: str
+    vision_metrics_url: str
+    database_url: str
+    processes: dict[str, subprocess.Popen[bytes]]
+    log_dir: Path
+
+
+def wait_until(check: Callable[[], Any], timeout_s: float, what: str, stack: Stack | None = None) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            value = check()
+        except (httpx.HTTPError, OSError):
+            value = None
+        if value:
+            return value
+        if stack is not None:
+            for name, process in stack.processes.items():
+                assert process.poll() is None, f"{name} exited: {(stack.log_dir / f'{name}.log').read_text()[-3000:]}"
+        time.sleep(0.5)
+    raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
+
+
+@pytest.fixture()
+def llm_url() -> Iterator[str]:
+    state, server = fake_openai.start()
+    yield state.url
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def stack(redis_url: str, pg_schema_url: str, llm_url: str, tmp_path: Path) -> Iterator[Stack]:
+    ports = {name: free_port() for name in ("api", "flower", "vision", "language")}
+    env = {
+        **os.environ,
+        "P2P_BROKER_URL": redis_url, "P2P_DATABASE_URL": pg_schema_url,
+        "P2P_DATA_DIR": str(tmp_path), "P2P_BLOB_DIR": str(tmp_path / "blobs"),
+        "P2P_API_KEYS": key_digest(KEY), "P2P_BATCH_SIZE": "8", "P2P_BATCH_WAIT_MS": "100",
+        "P2P_LLM_BASE_URL": llm_url, "P2P_LLM_MODEL": "fake-model", "P2P_LLM_TIMEOUT_S": "10",
+        "P2P_LLM_RATE_LIMIT_PER_S": "1000", "P2P_LANGUAGE_CONCURRENCY": "8", "P2P_ORT_INTRA_THREADS": "1",
+    }
+    cli = [sys.executable, "-m", "pixels2posts"]
+    commands = {
+        "flower": [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower", "--address=127.0.0.1",
+                   f"--port={ports['flower']}", f"--basic-auth={':'.join(FLOWER_AUTH)}"],
+        "vision": [*cli, "worker", "vision", "--metrics-port", str(ports["vision"]), "--metrics-host",
+                   "127.0.0.1", "--stage-class", VISION_STAGE, "-n", "vision@e2e"],
+        "language": [*cli, "worker", "language", "--metrics-port", str(ports["language"]), "--metrics-host",
+                     "127.0.0.1", "-n", "language@e2e"],
+        "api": [*cli, "api", "--host", "127.0.0.1", "--port", str(ports["api"])],
+    }
+    log_dir = tmp_path / "logs"
+    log_dir.mkdir()
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for name, argv in commands.items():
+        with (log_dir / f"{name}.log").open("wb") as log:
+            processes[name] = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
+    running = Stack(f"http://127.0.0.1:{ports['api']}", f"http://127.0.0.1:{ports['flower']}",
+                    f"http://127.0.0.1:{ports['vision']}/metrics", pg_schema_url, processes, log_dir)
+    try:
+        wait_until(lambda: httpx.get(f"{running.api_url}/healthz").is_success, 60, "the API", running)
+        wait_until(lambda: {"vision@e2e", "language@e2e"} <= set(flower_workers(running)), 90,
+                   "both workers in Flower", running)
+        yield running
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def flower_workers(stack: Stack) -> dict[str, Any]:
+    response = httpx.get(f"{stack.flower_url}/api/workers", params={"refresh": "true"}, auth=FLOWER_AUTH,
+                         timeout=10)
+    workers: dict[str, Any] = response.json() if response.is_success else {}
+    return workers
+
+
+def flower_task_states(stack: Stack) -> Counter[tuple[str, str]]:
+    tasks = httpx.get(f"{stack.flower_url}/api/tasks", params={"limit": 1000}, auth=FLOWER_AUTH, timeout=10)
+    return Counter((task["name"], task["state"]) for task in tasks.json().values())
+
+
+def metric(text: str, name: str) -> float:
+    match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
+    assert match, f"{name} not in metrics"
+    return float(match.group(1))
+
+
+def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succeed_in_batches(
+    stack: Stack,
+) -> None:
+    images = [jpeg_bytes(seed) for seed in range(JOBS)]
+    with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(16) as pool:
+        accepted = list(pool.map(lambda n: client.submit_file(images[n], sku=f"SKU-{n % 5}"), range(JOBS)))
+        assert all(not answer["duplicate"] for answer in accepted)
+        finished = list(pool.map(lambda a: client.wait(a["job_id"], timeout_s=150, poll_s=1), accepted))
+        duplicate = client.submit_file(images[0], sku="SKU-0")
+        captions = client.captions("SKU-3")
+
+    failures = [job for job in finished if job["status"] != "succeeded"]
+    assert not failures, failures[:3]
+    assert duplicate == {"job_id": accepted[0]["job_id"], "status": "succeeded", "duplicate": True}
+    assert len(captions["captions"]) == JOBS // 5
+    for job in finished:
+        assert job["result"]["caption"]
+        assert job["result"]["evidence"]["image"]["sha256"] == job["image_sha256"]
+
+    batches = httpx.get(stack.vision_metrics_url).text
+    assert metric(batches, "p2p_vision_batch_size_sum") == JOBS
+    assert metric(batches, "p2p_vision_batch_size_count") < JOBS  # so some batch held more than one job
+    assert metric(batches, 'p2p_vision_batch_size_bucket{le="1.0"}') < metric(
+        batches, "p2p_vision_batch_size_count")
+
+    expected = Counter({("p2p.vision", "SUCCESS"): JOBS, ("p2p.language", "SUCCESS"): JOBS})
+    states = wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")
+    assert states == expected
+
+    engine = sqlalchemy.create_engine(stack.database_url)
+    with engine.connect() as connection:
+        rows = connection.execute(sqlalchemy.text(
+            "SELECT state, count(*), count(result), sum(deliveries) FROM jobs GROUP BY state")).all()
+    engine.dispose()
+    assert [tuple(row) for row in rows] == [("succeeded", JOBS, JOBS, JOBS)]
