@@ -2,8 +2,7 @@
 """Container health check: `p2p-healthcheck [ROLE]` exits 0 when this container's process answers over HTTP.
 
 The role is the argument, else the one `p2p-entrypoint` recorded. Ports come from `shared.settings`, as in the
-entrypoint. Used by Docker HEALTHCHECK, compose, and the Kubernetes exec probes of the workers (whose metrics
-endpoint may listen on loopback only, which an httpGet probe from the kubelet cannot reach).
+entrypoint. Used by Docker's HEALTHCHECK (and so compose); Kubernetes probes the same URLs with httpGet.
 """
 
 from __future__ import annotations
