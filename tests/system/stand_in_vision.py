@@ -1,6 +1,7 @@
 """A stand-in vision stage for the system tests while `workers.vision.pipeline.VisionPipeline` is not there:
 the same interface, one real batched ONNX Runtime call per batch (a tiny model: the mean colour of each image),
-evidence packs that pass the schema. It counts its batches so tests can see cross-job batching."""
+evidence packs that pass the schema. Like a detector finding nothing, it refuses an all-black photo:
+the batch raises, which lets tests check that one bad image fails only its own job."""
 
 from __future__ import annotations
 
@@ -11,12 +12,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from shared.errors import InvalidImageError
 from shared.images import DecodedImage
 from shared.onnx_session import OrtModel
 from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment, ImageInfo
 from shared.settings import Settings, get_settings
 
 SIDE = 32
+BLACK = 4.0
 PALETTE = {"black": (20, 20, 20), "white": (235, 235, 235), "grey": (128, 128, 128), "red": (200, 30, 30),
            "green": (40, 150, 60), "blue": (40, 70, 190), "beige": (215, 195, 160), "brown": (120, 80, 40)}
 
@@ -52,7 +55,6 @@ class MeanColourPipeline:
         self.settings = settings or get_settings()
         path = mean_colour_model(Path(tempfile.mkdtemp(prefix="p2p-stand-in-")) / "mean_colour.onnx")
         self.model = OrtModel(path, self.settings)
-        self.batch_sizes: list[int] = []
 
     def evidence_batch(self, images: Sequence[DecodedImage]) -> list[EvidencePack]:
         batch = np.stack([
@@ -60,11 +62,12 @@ class MeanColourPipeline:
             for image in images
         ])
         (means,) = self.model.run({"image": batch})
-        self.batch_sizes.append(len(images))
+        if float(means.max(axis=1).min()) < BLACK:
+            raise InvalidImageError("no garment found in an all-black photo")
         return [self._pack(image, mean) for image, mean in zip(images, means, strict=True)]
 
     def _pack(self, image: DecodedImage, mean: np.ndarray) -> EvidencePack:
-        rgb = tuple(int(round(float(v))) for v in mean)
+        rgb = tuple(round(float(v)) for v in mean)
         colour = Colour(name=nearest_colour(mean), rgb=(rgb[0], rgb[1], rgb[2]), share=1.0)
         garment = Garment(label="dress", score=0.9, box=(0.0, 0.0, float(image.width), float(image.height)),
                           colours=[colour])

@@ -4,6 +4,7 @@ OpenAI-compatible endpoint (the language tests' fake server)."""
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy
+from PIL import Image
 
 from producer import Client
 from producer.auth import key_digest
@@ -39,6 +41,7 @@ class Stack:
     api_url: str
     flower_url: str
     vision_metrics_url: str
+    language_metrics_url: str
     database_url: str
     processes: dict[str, subprocess.Popen[bytes]]
     log_dir: Path
@@ -60,9 +63,17 @@ def wait_until(check: Callable[[], Any], timeout_s: float, what: str, stack: Sta
     raise AssertionError(f"timed out after {timeout_s}s waiting for {what}")
 
 
+def grounded_answer(body: dict[str, Any]) -> fake_openai.Action:
+    """Answer like a good model: name what the prompt says the caption must mention."""
+    match = re.search(r"MUST MENTION: (.+)", body["messages"][-1]["content"])
+    phrase = match.group(1).strip() if match else "outfit"
+    return fake_openai.answer(f"A {phrase} for every day.", ["#" + phrase.replace(" ", "")])
+
+
 @pytest.fixture()
 def llm_url() -> Iterator[str]:
     state, server = fake_openai.start()
+    state.responder = grounded_answer
     yield state.url
     server.shutdown()
     server.server_close()
@@ -96,7 +107,8 @@ def stack(redis_url: str, pg_schema_url: str, llm_url: str, tmp_path: Path) -> I
         with (log_dir / f"{name}.log").open("wb") as log:
             processes[name] = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT)
     running = Stack(f"http://127.0.0.1:{ports['api']}", f"http://127.0.0.1:{ports['flower']}",
-                    f"http://127.0.0.1:{ports['vision']}/metrics", pg_schema_url, processes, log_dir)
+                    f"http://127.0.0.1:{ports['vision']}/metrics",
+                    f"http://127.0.0.1:{ports['language']}/metrics", pg_schema_url, processes, log_dir)
     try:
         wait_until(lambda: httpx.get(f"{running.api_url}/healthz").is_success, 60, "the API", running)
         wait_until(lambda: {"vision@e2e", "language@e2e"} <= set(flower_workers(running)), 90,
@@ -147,14 +159,19 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
     assert duplicate == {"job_id": accepted[0]["job_id"], "status": "succeeded", "duplicate": True}
     assert len(captions["captions"]) == JOBS // 5
     for job in finished:
-        assert job["result"]["caption"]
         assert job["result"]["evidence"]["image"]["sha256"] == job["image_sha256"]
+        assert job["result"]["provenance"]["llm"] == "fake-model", job["result"]["provenance"]
 
     batches = httpx.get(stack.vision_metrics_url).text
     assert metric(batches, "p2p_vision_batch_size_sum") == JOBS
     assert metric(batches, "p2p_vision_batch_size_count") < JOBS  # so some batch held more than one job
     assert metric(batches, 'p2p_vision_batch_size_bucket{le="1.0"}') < metric(
         batches, "p2p_vision_batch_size_count")
+
+    language = httpx.get(stack.language_metrics_url).text
+    assert metric(language, "p2p_llm_attempts_total") >= JOBS
+    assert metric(language, "p2p_llm_fallbacks_total") == 0
+    assert metric(language, 'p2p_jobs_total{outcome="succeeded",stage="language"}') == JOBS
 
     expected = Counter({("p2p.vision", "SUCCESS"): JOBS, ("p2p.language", "SUCCESS"): JOBS})
     states = wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")
@@ -166,3 +183,18 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
             "SELECT state, count(*), count(result), sum(deliveries) FROM jobs GROUP BY state")).all()
     engine.dispose()
     assert [tuple(row) for row in rows] == [("succeeded", JOBS, JOBS, JOBS)]
+
+
+def test_given_a_bad_photo_among_good_ones_when_batched_then_only_its_job_fails(stack: Stack) -> None:
+    black = io.BytesIO()
+    Image.new("RGB", (64, 96)).save(black, format="JPEG")
+    photos = [jpeg_bytes(100 + n) for n in range(7)] + [black.getvalue()]
+    with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(8) as pool:
+        accepted = list(pool.map(client.submit_file, photos))
+        finished = list(pool.map(lambda a: client.wait(a["job_id"], timeout_s=60, poll_s=0.5), accepted))
+
+    assert [job["status"] for job in finished] == ["succeeded"] * 7 + ["failed"]
+    assert finished[-1]["error"] == {"code": "invalid_image", "message": "no garment found in an all-black photo"}
+    expected = Counter({("p2p.vision", "SUCCESS"): 7, ("p2p.vision", "FAILURE"): 1,
+                        ("p2p.language", "SUCCESS"): 7})
+    assert wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")

@@ -1,5 +1,6 @@
-"""`p2p.language`: caption + hashtags from the evidence pack, rate-limited per LLM endpoint; the result
-is written once (a redelivered task does not write a second one)."""
+"""`p2p.language`: caption + hashtags from the evidence pack; the result is written once (a redelivered
+task does not write a second one). Many run at once on a `threads` pool; the LLM client rate-limits
+each endpoint (llm_rate_limit_per_s) across those threads."""
 
 from __future__ import annotations
 
@@ -14,7 +15,6 @@ from workers.celery_app import LANGUAGE_TASK, WEBHOOK_TASK, app
 from workers.metrics import LLM_ATTEMPTS, LLM_FALLBACKS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
 from workers.tasks import stages
 from workers.tasks.outcomes import record_failure, record_outcome
-from workers.tasks.ratelimit import bucket_for
 
 
 @app.task(name=LANGUAGE_TASK, bind=True)
@@ -28,11 +28,9 @@ def language_job(
     if job is None or job.state in FINAL_STATES:
         record_outcome("language", "skipped")
         return {"job_id": job_id, "skipped": "job unknown or already final"}
-    current = stages.settings()
     try:
         evidence = EvidencePack.model_validate(pack)
         shop = ShopMetadata.model_validate(meta) if meta else None
-        bucket_for(current.llm_base_url, current.llm_rate_limit_per_s).acquire()
         result = stages.caption_writer().write(evidence, shop)
     except Exception as exc:
         record_failure(store, job_id, "language", exc)
