@@ -27,7 +27,7 @@ OUTPUT_SCHEMA: dict[str, object] = {
         "caption": {"type": "string", "minLength": 1, "maxLength": MAX_CAPTION_CHARS},
         "hashtags": {
             "type": "array",
-            "items": {"type": "string", "pattern": "^#[A-Za-z0-9]{2,30}$"},
+            "items": {"type": "string", "pattern": "^#[A-Za-z][A-Za-z0-9]{1,29}$"},
             "maxItems": MAX_LLM_HASHTAGS,
         },
     },
