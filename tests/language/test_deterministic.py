@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 
+from shared.palette import COLOUR_NAMES
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.vocab import FABRICS, GARMENT_LABELS, GENDERS
 from workers.language.deterministic import write_caption
@@ -14,7 +15,7 @@ from .conftest import RGB, make_pack
 
 def test_given_200_random_packs_when_written_then_every_caption_covers_all_and_claims_nothing_else() -> None:
     rng = random.Random(5)
-    colours = sorted(RGB)
+    colours = sorted(set(RGB) | set(COLOUR_NAMES))
     for index in range(200):
         garments = [(rng.choice(GARMENT_LABELS), rng.sample(colours, rng.randint(0, 3)))
                     for _ in range(rng.randint(0, 6))]

@@ -106,3 +106,12 @@ def test_given_no_detections_when_checked_then_coverage_is_vacuous_and_any_garme
     report = check(Evidence.of(pack), "A fresh look, ready to wear.", [])
     assert report.attribute_coverage == 1.0 and report.unsupported == ()
     assert check(Evidence.of(pack), "A dress.", []).unsupported == ("garment:dress",)
+
+
+def test_given_palette_names_with_qualifiers_when_written_then_they_are_colours_not_fabric_or_gender() -> None:
+    pack = make_pack([("jacket", ["denim blue"]), ("dress", ["light pink"])])
+    evidence = Evidence.of(pack)
+    report = check(evidence, "A denim blue jacket and a baby pink dress.", ["#denimbluejacket", "#babypinkdress"])
+    assert report.unsupported == ()
+    assert report.attribute_coverage == 1.0 and report.hashtag_coverage == 1.0
+    assert check(evidence, "A denim jacket.", []).unsupported == ("fabric:denim",)

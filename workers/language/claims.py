@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 
 from workers.language.harrison import known_tag_words
 from workers.language.vocabulary import (
+    COLOUR_QUALIFIERS,
     FILLER_WORDS,
     LEXICON,
     TONE_WORDS,
@@ -60,6 +62,9 @@ def hashtag_claims(tag: str) -> list[Claim]:
 
 def _claims_from_words(words: list[str]) -> list[Claim]:
     tokens = [_Word(word, senses(word)) for word in words]
+    for token, following in pairwise(tokens):
+        if token.text in COLOUR_QUALIFIERS and any(sense.kind == "colour" for sense in following.senses):
+            token.senses = ()
     claims: list[Claim] = []
     for index, token in enumerate(tokens):
         for sense in token.senses:
@@ -72,9 +77,10 @@ def _claims_from_words(words: list[str]) -> list[Claim]:
 
 
 def _tone_before(tokens: list[_Word], index: int) -> Tone | None:
-    if index > 0:
-        return TONE_WORDS.get(tokens[index - 1].text)
-    return None
+    if index == 0:
+        return None
+    word = tokens[index - 1].text
+    return TONE_WORDS.get(word) or COLOUR_QUALIFIERS.get(word)
 
 
 def _garment_after(tokens: list[_Word], index: int) -> frozenset[str] | None:
@@ -84,7 +90,8 @@ def _garment_after(tokens: list[_Word], index: int) -> frozenset[str] | None:
         garment = [sense for sense in token.senses if sense.kind == "garment"]
         if garment:
             return frozenset().union(*(sense.values for sense in garment))
-        if not kinds and token.text not in _BINDING_GLUE and token.text not in TONE_WORDS:
+        qualifier = token.text in TONE_WORDS or token.text in COLOUR_QUALIFIERS
+        if not kinds and token.text not in _BINDING_GLUE and not qualifier:
             return None
         if kinds and kinds <= {"colour", "fabric"}:
             continue
@@ -97,7 +104,7 @@ def _garment_after(tokens: list[_Word], index: int) -> frozenset[str] | None:
 def _dictionary() -> frozenset[str]:
     """Words a hashtag may be split into. Compound tag words that contain an attribute word (#mensfashion,
     #blackandwhite, #sneakerhead) are left out so that they get split and their claims are seen."""
-    attribute_words = set(LEXICON) | set(TONE_WORDS)
+    attribute_words = set(LEXICON) | set(TONE_WORDS) | set(COLOUR_QUALIFIERS)
     plain = (known_tag_words() | FILLER_WORDS) - attribute_words
     base = frozenset(attribute_words | plain)
     kept = {word for word in plain if not _splits_into_claims(word, base - {word})}

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from shared.schemas import EvidencePack, Grounding
 from workers.language.claims import Claim, hashtag_claims, text_claims
-from workers.language.vocabulary import COLOUR_WORDS, TONE_WORDS, Tone, words_of
+from workers.language.vocabulary import COLOUR_QUALIFIERS, COLOUR_WORDS, TONE_WORDS, Tone, words_of
 
 
 @dataclass(frozen=True)
@@ -34,8 +34,8 @@ class ColourFact:
                 word_families, word_tone = COLOUR_WORDS[word]
                 families |= word_families
                 tone = tone or word_tone
-            elif word in TONE_WORDS:
-                tone = TONE_WORDS[word]
+            elif word in TONE_WORDS or word in COLOUR_QUALIFIERS:
+                tone = TONE_WORDS.get(word) or COLOUR_QUALIFIERS.get(word)
         return cls(name.lower().strip(), frozenset(families), tone)
 
     def accepts(self, claim: Claim) -> bool:

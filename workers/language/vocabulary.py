@@ -130,6 +130,11 @@ COLOUR_WORDS: dict[str, tuple[frozenset[str], Tone | None]] = {
 TONE_WORDS: dict[str, Tone] = {
     "dark": "dark", "deep": "dark", "light": "light", "pale": "light", "pastel": "light", "soft": "light",
 }
+# words that only qualify a colour when one follows ("denim blue", "baby pink"): then they are no fabric or gender
+COLOUR_QUALIFIERS: dict[str, Tone | None] = {
+    "denim": None, "baby": "light", "sky": "light", "powder": "light", "royal": None, "electric": None,
+    "hot": None, "rose": None, "midnight": "dark", "forest": "dark", "bottle": "dark", "ice": "light",
+}
 
 # words a word-splitter needs beside the attribute words (hashtags are glued words: #navyblazerstyle)
 _FILLER_TEXT = (
