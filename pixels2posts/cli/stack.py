@@ -27,8 +27,6 @@ from shared.settings import ENV_PREFIX, Settings, get_settings
 
 REDIS_PORT = 6380
 LLM_PORT = 8081
-VISION_METRICS_PORT = 9101
-LANGUAGE_METRICS_PORT = 9102
 STOP_ORDER = ("api", "flower", "vision", "language", "llm")
 STATE_FILE = "stack.json"
 
@@ -88,22 +86,29 @@ def api(host: str | None, port: int | None) -> None:
 
 
 @click.command()
-@click.option("--wait-s", type=float, default=120.0, show_default=True, help="How long to wait for readiness.")
-def up(wait_s: float) -> None:
-    """Start the whole local stack in the background and print where everything is."""
+@click.option("--wait-s", type=float, default=180.0, show_default=True, help="How long to wait for readiness.")
+@click.option("--redis-port", type=int, default=REDIS_PORT, show_default=True, help="Port of the private Redis.")
+@click.option("--llm-port", type=int, default=LLM_PORT, show_default=True, help="Port of the embedded LLM.")
+@click.option("--vision-stage-class", default=None, hidden=True, help="module:Class replacing the vision stage.")
+def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | None) -> None:
+    """Start the whole local stack in the background and print where everything is.
+
+    Worker metrics are served on P2P_METRICS_PORT + 1 (vision) and + 2 (language)."""
     settings = get_settings()
     run_dir, log_dir = _dirs(settings)
     if _read_state(run_dir):
         raise click.ClickException("the stack is already up (or was not stopped): run `pixels2posts down` first")
-    env, state = _stack_env(settings, run_dir)
+    env, state = _stack_env(settings, run_dir, redis_port, llm_port)
     _write_state(run_dir, state)
     if state["llm_started"]:
         from workers.language.local_llm import local_llm_command
 
-        _spawn("llm", local_llm_command(LLM_PORT, settings), env, run_dir, log_dir)
-    _spawn("vision", _cli("worker", "vision", "--metrics-port", str(VISION_METRICS_PORT),
-                          "--metrics-host", "127.0.0.1"), env, run_dir, log_dir)
-    _spawn("language", _cli("worker", "language", "--metrics-port", str(LANGUAGE_METRICS_PORT),
+        _spawn("llm", local_llm_command(llm_port, settings), env, run_dir, log_dir)
+    vision_metrics, language_metrics = settings.metrics_port + 1, settings.metrics_port + 2
+    extra = ["--stage-class", vision_stage_class] if vision_stage_class else []
+    _spawn("vision", _cli("worker", "vision", "--metrics-port", str(vision_metrics), "--metrics-host",
+                          "127.0.0.1", *extra), env, run_dir, log_dir)
+    _spawn("language", _cli("worker", "language", "--metrics-port", str(language_metrics),
                             "--metrics-host", "127.0.0.1"), env, run_dir, log_dir)
     _spawn("api", _cli("api", "--host", "127.0.0.1", "--port", str(settings.api_port)), env, run_dir, log_dir)
     _spawn("flower", [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower",
@@ -115,8 +120,7 @@ def up(wait_s: float) -> None:
     click.echo(f"API      {api_url}  (docs {api_url}/docs)\n"
                f"API key  {state['api_key']}  (also in {run_dir / 'api-key'})\n"
                f"Flower   http://127.0.0.1:{settings.flower_port}  user:password {state['flower_auth']}\n"
-               f"Metrics  {api_url}/metrics, vision :{VISION_METRICS_PORT}, "
-               f"language :{LANGUAGE_METRICS_PORT}\n"
+               f"Metrics  {api_url}/metrics, vision :{vision_metrics}, language :{language_metrics}\n"
                f"Broker   {state['broker_url']}\nDatabase {state['database_url']}\n"
                f"LLM      {state['llm_base_url']}\nLogs     {log_dir}\nStop with: pixels2posts down")
 
@@ -128,7 +132,7 @@ def down() -> None:
     run_dir, _ = _dirs(settings)
     state = _read_state(run_dir)
     stopped = [name for name in STOP_ORDER if _stop(run_dir / f"{name}.pid")]
-    if state.get("redis_started") and stop_redis(REDIS_PORT, run_dir):
+    if state.get("redis_started") and stop_redis(int(state["redis_port"]), run_dir):
         stopped.append("redis")
     (run_dir / STATE_FILE).unlink(missing_ok=True)
     click.echo(f"stopped: {', '.join(stopped) or 'nothing was running'}")
@@ -142,14 +146,16 @@ def _dirs(settings: Settings) -> tuple[Path, Path]:
     return run_dir, log_dir
 
 
-def _stack_env(settings: Settings, run_dir: Path) -> tuple[dict[str, str], dict[str, Any]]:
+def _stack_env(
+    settings: Settings, run_dir: Path, redis_port: int, llm_port: int
+) -> tuple[dict[str, str], dict[str, Any]]:
     """The environment every process of the stack shares, and the state `down` needs."""
     from producer.auth import new_api_key
     from shared.store import migrate
 
     configured = os.environ
     redis_started = f"{ENV_PREFIX}BROKER_URL" not in configured
-    broker_url = start_redis(REDIS_PORT, run_dir, persist=True).url if redis_started else settings.broker_url
+    broker_url = start_redis(redis_port, run_dir, persist=True).url if redis_started else settings.broker_url
     database_url = settings.database_url
     if f"{ENV_PREFIX}DATABASE_URL" not in configured:
         database_url = f"sqlite:///{(settings.data_dir.resolve() / 'pixels2posts.db')}"
@@ -159,7 +165,7 @@ def _stack_env(settings: Settings, run_dir: Path) -> tuple[dict[str, str], dict[
     (run_dir / "api-key").write_text(api_key + "\n")
     flower_auth = settings.flower_basic_auth or f"admin:{secrets.token_urlsafe(12)}"
     llm_started = f"{ENV_PREFIX}LLM_BASE_URL" not in configured and _local_llm_available()
-    llm_base_url = f"http://127.0.0.1:{LLM_PORT}/v1" if llm_started else settings.llm_base_url
+    llm_base_url = f"http://127.0.0.1:{llm_port}/v1" if llm_started else settings.llm_base_url
     env = {
         **configured,
         f"{ENV_PREFIX}BROKER_URL": broker_url,
@@ -169,7 +175,8 @@ def _stack_env(settings: Settings, run_dir: Path) -> tuple[dict[str, str], dict[
         f"{ENV_PREFIX}DATA_DIR": str(settings.data_dir.resolve()),
         f"{ENV_PREFIX}LLM_BASE_URL": llm_base_url,
     }
-    state = {"broker_url": broker_url, "redis_started": redis_started, "database_url": database_url,
+    state = {"broker_url": broker_url, "redis_started": redis_started, "redis_port": redis_port,
+             "database_url": database_url,
              "api_key": api_key, "flower_auth": flower_auth, "llm_started": llm_started,
              "llm_base_url": llm_base_url}
     return env, state
