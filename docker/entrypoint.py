@@ -8,13 +8,14 @@ the one source of truth the manifests are tested against. The role is written to
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROLE_FILE = Path(os.environ.get("PIXELS2POSTS_ROLE_FILE", "/tmp/p2p-role"))  # noqa: S108 - per-container tmp
+ROLE_FILE = Path(os.environ.get("PIXELS2POSTS_ROLE_FILE", "/tmp/p2p-role"))  # per-container /tmp
 DEFAULT_ROLE = "api"
 LLM_DEFAULT_PORT = 8081
 
@@ -76,7 +77,10 @@ def llm_command(extra: Sequence[str]) -> list[str]:
 
 
 def migrate_command(extra: Sequence[str]) -> list[str]:
-    script = "from shared.settings import get_settings; from shared.store import migrate; migrate(get_settings().database_url)"
+    script = (
+        "from shared.settings import get_settings; from shared.store import migrate; "
+        "migrate(get_settings().database_url)"
+    )
     return [sys.executable, "-c", script, *extra]
 
 
@@ -107,10 +111,8 @@ def main(argv: Sequence[str]) -> None:
     except EntrypointError as exc:
         print(f"p2p-entrypoint: {exc}", file=sys.stderr)
         sys.exit(2)
-    try:
+    with contextlib.suppress(OSError):  # a read-only /tmp only costs the health check its role
         ROLE_FILE.write_text(role)
-    except OSError:
-        pass  # a read-only /tmp only costs the health check its role
     sys.stdout.flush()
     os.execvp(command[0], command)
 

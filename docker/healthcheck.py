@@ -14,7 +14,7 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import urlsplit
 
-ROLE_FILE = Path(os.environ.get("PIXELS2POSTS_ROLE_FILE", "/tmp/p2p-role"))  # noqa: S108 - per-container tmp
+ROLE_FILE = Path(os.environ.get("PIXELS2POSTS_ROLE_FILE", "/tmp/p2p-role"))  # per-container /tmp
 API_HEALTH_PATH = "/healthz"
 TIMEOUT_S = 4.0
 
@@ -38,7 +38,7 @@ def health_url(role: str) -> str | None:
 
 def probe(url: str, timeout_s: float = TIMEOUT_S) -> tuple[bool, str]:
     try:
-        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310 - fixed loopback URL
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # a fixed loopback URL
             return 200 <= response.status < 300, f"{url} -> {response.status}"
     except (urllib.error.URLError, OSError) as exc:
         return False, f"{url} -> {exc}"
