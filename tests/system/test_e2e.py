@@ -5,6 +5,7 @@ OpenAI-compatible endpoint (the language tests' fake server)."""
 from __future__ import annotations
 
 import io
+import json
 import os
 import re
 import subprocess
@@ -24,15 +25,17 @@ from PIL import Image
 
 from producer import Client
 from producer.auth import key_digest
+from producer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.services import free_port
 from tests.language import fake_openai
-from tests.system.helpers import jpeg_bytes
+from tests.system.helpers import Reply, http_server, jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 JOBS = 50
 KEY = "e2e-key"
 FLOWER_AUTH = ("ops", "flower-pw")
+SECRET = "e2e-webhook-secret"
 VISION_STAGE = os.environ.get("P2P_E2E_VISION_STAGE", "tests.system.stand_in_vision:MeanColourPipeline")
 
 
@@ -89,6 +92,7 @@ def stack(redis_url: str, pg_schema_url: str, llm_url: str, tmp_path: Path) -> I
         "P2P_API_KEYS": key_digest(KEY), "P2P_BATCH_SIZE": "8", "P2P_BATCH_WAIT_MS": "100",
         "P2P_LLM_BASE_URL": llm_url, "P2P_LLM_MODEL": "fake-model", "P2P_LLM_TIMEOUT_S": "10",
         "P2P_LLM_RATE_LIMIT_PER_S": "1000", "P2P_LANGUAGE_CONCURRENCY": "8", "P2P_ORT_INTRA_THREADS": "1",
+        "P2P_ALLOW_PRIVATE_URLS": "true", "P2P_WEBHOOK_SECRET": SECRET,
     }
     cli = [sys.executable, "-m", "pixels2posts"]
     commands = {
@@ -185,16 +189,27 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
     assert [tuple(row) for row in rows] == [("succeeded", JOBS, JOBS, JOBS)]
 
 
-def test_given_a_bad_photo_among_good_ones_when_batched_then_only_its_job_fails(stack: Stack) -> None:
+def test_given_a_bad_photo_among_good_ones_when_batched_then_only_its_job_fails_and_all_call_back(
+    stack: Stack,
+) -> None:
     black = io.BytesIO()
     Image.new("RGB", (64, 96)).save(black, format="JPEG")
     photos = [jpeg_bytes(100 + n) for n in range(7)] + [black.getvalue()]
-    with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(8) as pool:
-        accepted = list(pool.map(client.submit_file, photos))
+    replies = iter([Reply(503)])  # the receiver's first answer is an outage: that webhook is retried
+    hook = {"/hook": lambda _b, _h: next(replies, Reply(204))}
+    with http_server(hook) as (base, received), Client(stack.api_url, KEY) as client, ThreadPoolExecutor(8) as pool:
+        accepted = list(pool.map(lambda p: client.submit_file(p, callback_url=f"{base}/hook"), photos))
         finished = list(pool.map(lambda a: client.wait(a["job_id"], timeout_s=60, poll_s=0.5), accepted))
+        wait_until(lambda: len(received) >= 9, 30, "the webhooks")
 
     assert [job["status"] for job in finished] == ["succeeded"] * 7 + ["failed"]
     assert finished[-1]["error"] == {"code": "invalid_image", "message": "no garment found in an all-black photo"}
+    assert len(received) == 9
+    for request in received:
+        assert verify_signature(SECRET, request.body, request.headers[TIMESTAMP_HEADER.lower()],
+                                request.headers[SIGNATURE_HEADER.lower()])
+    called_back = {json.loads(r.body)["job_id"]: json.loads(r.body)["status"] for r in received}
+    assert called_back == {job["job_id"]: job["status"] for job in finished}
     expected = Counter({("p2p.vision", "SUCCESS"): 7, ("p2p.vision", "FAILURE"): 1,
-                        ("p2p.language", "SUCCESS"): 7})
+                        ("p2p.language", "SUCCESS"): 7, ("p2p.webhook", "SUCCESS"): 8})
     assert wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")

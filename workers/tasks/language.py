@@ -11,10 +11,10 @@ from celery import Task
 
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.store.models import FINAL_STATES
-from workers.celery_app import LANGUAGE_TASK, WEBHOOK_TASK, app
+from workers.celery_app import LANGUAGE_TASK, app
 from workers.metrics import LLM_ATTEMPTS, LLM_FALLBACKS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
 from workers.tasks import stages
-from workers.tasks.outcomes import record_failure, record_outcome
+from workers.tasks.outcomes import notify, record_failure, record_outcome
 
 
 @app.task(name=LANGUAGE_TASK, bind=True)
@@ -33,7 +33,7 @@ def language_job(
         shop = ShopMetadata.model_validate(meta) if meta else None
         result = stages.caption_writer().write(evidence, shop)
     except Exception as exc:
-        record_failure(store, job_id, "language", exc)
+        record_failure(self.app, store, job_id, "language", exc)
         raise
     written = store.save_result(job_id, result.model_dump(mode="json"))
     STAGE_SECONDS.labels("language").observe(time.time() - started)
@@ -41,6 +41,6 @@ def language_job(
     if result.provenance.fallback:
         LLM_FALLBACKS.inc()
     record_outcome("language", "succeeded" if written else "skipped")
-    if written and job.callback_url:
-        self.app.send_task(WEBHOOK_TASK, args=[job_id], task_id=f"{job_id}.webhook")
+    if written:
+        notify(self.app, store, job_id)
     return {"job_id": job_id, "written": written, "fallback": result.provenance.fallback}

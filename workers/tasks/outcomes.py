@@ -1,11 +1,15 @@
-"""Recording how a stage ended a job: metrics, and the failure (code + message) in the job store."""
+"""How a stage ends a job: metrics, the failure (code + message) in the job store, and the completion
+webhook when the job has a callback URL (sent once, by whichever stage finished the job)."""
 
 from __future__ import annotations
 
 import logging
 
+from celery import Celery
+
 from shared.errors import P2PError
 from shared.store import JobStore
+from workers.celery_app import WEBHOOK_TASK
 from workers.metrics import JOBS
 
 log = logging.getLogger(__name__)
@@ -15,12 +19,21 @@ def record_outcome(stage: str, outcome: str) -> None:
     JOBS.labels(stage, outcome).inc()
 
 
-def record_failure(store: JobStore, job_id: str, stage: str, exc: BaseException) -> None:
+def record_failure(app: Celery, store: JobStore, job_id: str, stage: str, exc: BaseException) -> None:
     """Mark the job failed with a machine-readable code; unexpected errors are logged with their traceback."""
     if isinstance(exc, P2PError):
         code, message = exc.code, str(exc)
     else:
         log.exception("%s stage failed on job %s", stage, job_id, exc_info=exc)
         code, message = "internal_error", f"{stage} stage failed: {type(exc).__name__}: {exc}"
-    store.save_failure(job_id, code, message)
+    written = store.save_failure(job_id, code, message)
     record_outcome(stage, "failed")
+    if written:
+        notify(app, store, job_id)
+
+
+def notify(app: Celery, store: JobStore, job_id: str) -> None:
+    """Queue the completion webhook if the job asked for one."""
+    job = store.get(job_id)
+    if job is not None and job.callback_url:
+        app.send_task(WEBHOOK_TASK, args=[job_id], task_id=f"{job_id}.webhook")

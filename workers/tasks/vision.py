@@ -30,7 +30,7 @@ def vision_job(
         future = stages.vision_batcher().submit(image)
         pack = future.result(timeout=vision_task_budget_s(stages.settings()))
     except Exception as exc:
-        record_failure(store, job_id, "vision", exc)
+        record_failure(self.app, store, job_id, "vision", exc)
         raise
     STAGE_SECONDS.labels("vision").observe(time.time() - started)
     record_outcome("vision", "succeeded")
