@@ -5,19 +5,15 @@ Few calls (2 CPU cores): one raw structured call and two captions, one with a pr
 
 from __future__ import annotations
 
-import subprocess
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
 from shared.schemas import EvidencePack, ShopMetadata
-from shared.services import free_port
 from shared.settings import Settings
 from workers.language.grounding import Evidence
 from workers.language.llm_client import LLMClient
-from workers.language.local_llm import local_llm_available, local_llm_command
+from workers.language.local_llm import local_llm_available, running_local_llm
 from workers.language.pipeline import CaptionWriter
 from workers.language.prompt import OUTPUT_SCHEMA, build_messages
 
@@ -29,30 +25,8 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def local_llm_settings() -> Iterator[Settings]:
-    port = free_port()
-    settings = Settings(llm_base_url=f"http://127.0.0.1:{port}/v1", llm_timeout_s=120.0)
-    process = subprocess.Popen(local_llm_command(port, settings), stdout=subprocess.DEVNULL,
-                               stderr=subprocess.PIPE)
-    try:
-        _wait_ready(settings.llm_base_url, process)
+    with running_local_llm(Settings(llm_timeout_s=120.0)) as settings:
         yield settings
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def _wait_ready(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            assert process.stderr is not None
-            pytest.fail(f"llama_cpp.server exited: {process.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            time.sleep(0.5)
-    pytest.fail("llama_cpp.server did not start within 120 s")
 
 
 def test_given_the_embedded_server_when_asked_then_it_answers_the_schema_in_json(

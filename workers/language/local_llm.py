@@ -8,10 +8,17 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import subprocess
 import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from shared.errors import ModelNotAvailableError
+import httpx
+
+from shared.errors import LLMUnavailableError, ModelNotAvailableError
+from shared.services import free_port
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -63,3 +70,38 @@ def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
         "--n_ctx", str(CONTEXT_TOKENS),
         "--verbose", "False",
     ]
+
+
+@contextmanager
+def running_local_llm(settings: Settings | None = None, start_timeout_s: float = 120.0) -> Iterator[Settings]:
+    """Start the embedded server on a free port for the duration of a command, a benchmark or a test module;
+    yields the settings pointed at it."""
+    settings = settings or get_settings()
+    port = free_port()
+    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})
+    process = subprocess.Popen(local_llm_command(port, local), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_ready(local.llm_base_url, process, start_timeout_s)
+        yield local
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            error = process.stderr.read().decode(errors="replace")[-2000:] if process.stderr else ""
+            raise LLMUnavailableError(f"the embedded LLM server exited with {process.returncode}: {error}")
+        try:
+            if httpx.get(f"{base_url}/models", timeout=2).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.5)
+    raise LLMUnavailableError(f"the embedded LLM server did not answer within {timeout_s:.0f} s")
