@@ -13,7 +13,11 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 ROLE_FILE = Path(os.environ.get("PIXELS2POSTS_ROLE_FILE", "/tmp/p2p-role"))  # per-container /tmp
 DEFAULT_ROLE = "api"
@@ -24,7 +28,7 @@ class EntrypointError(RuntimeError):
     pass
 
 
-def _settings():  # type: ignore[no-untyped-def]
+def _settings() -> Settings:
     from shared.settings import Settings
 
     return Settings()

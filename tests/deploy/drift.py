@@ -51,8 +51,8 @@ def unknown_env_problems(names: list[str] | set[str], where: str) -> list[str]:
 
 
 def settings_from_env(env: dict[str, str]) -> Settings:
-    values = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
-    return ManifestSettings(**values)
+    values: dict[str, Any] = {k[len(ENV_PREFIX):].lower(): v for k, v in env.items() if k.startswith(ENV_PREFIX)}
+    return ManifestSettings.model_validate(values)
 
 
 def container_env(container: Obj, objects: list[Obj]) -> dict[str, str]:

@@ -17,6 +17,7 @@ from tests.deploy.docker_checks import (
     dockerfile_policy_problems,
     lock_problems,
 )
+from tests.deploy.drift import compose_drift_problems
 from tests.deploy.kustomize import Obj
 from tests.deploy.validators import hadolint_problems, keda_problems, kubernetes_problems, reference_problems
 
@@ -152,3 +153,16 @@ def test_given_a_missing_stage_or_unpinned_image_then_the_reference_check_names_
     problems = compose_reference_problems(config)
     assert "llm: cpu.Dockerfile has no stage 'llama'" in problems
     assert "redis: image 'redis' is neither built here nor pinned" in problems
+
+
+def test_given_a_drifted_compose_file_then_the_drift_check_names_it(tmp_path: Path) -> None:
+    document = compose_document()
+    document["services"]["api"]["environment"] = {"P2P_API_PORT": "9000", "P2P_API_PROT": "9000"}
+    document["services"]["vision"]["stop_grace_period"] = "30s"
+    document["services"]["language"]["environment"] = {"P2P_BATCH_SIZE": "0"}
+    config = compose_config([write_compose(tmp_path, document)], DOCKER_DIR / "env.example")
+    problems = compose_drift_problems(config)
+    assert "compose service api: P2P_API_PROT is not a Settings field" in problems
+    assert "compose service api: publishes 8000 but the settings say 9000" in problems
+    assert "compose service vision: stop_grace_period 30s <= 90.05s" in problems
+    assert any(p.startswith("compose service language: settings invalid") for p in problems)

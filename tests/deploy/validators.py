@@ -70,7 +70,7 @@ def keda_problems(obj: Obj) -> list[str]:
 def _dropped_fields(original: Any, kept: Any, path: str = "") -> list[str]:
     if isinstance(original, dict):
         kept = kept if isinstance(kept, dict) else {}
-        dropped = []
+        dropped: list[str] = []
         for key, value in original.items():
             child = f"{path}.{key}" if path else key
             dropped += [child] if key not in kept else _dropped_fields(value, kept[key], child)
