@@ -3,15 +3,18 @@ every runtime dependency and nothing of the train extra; the build context holds
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
 import zipfile
+from importlib.metadata import packages_distributions
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from tests.deploy.docker_checks import (
     DOCKER_DIR,
@@ -120,3 +123,34 @@ def test_given_only_the_copied_sources_then_the_project_wheel_builds(tmp_path: P
     names = zipfile.ZipFile(wheel).namelist()
     for package in ("shared/settings.py", "workers/celery_app.py", "producer/api.py", "pixels2posts/cli/__init__.py"):
         assert package in names
+
+
+RUNTIME_PACKAGES = ["shared", "workers", "producer", "pixels2posts"]
+# the inference engines the vision stage imports lazily, by the distribution each image installs
+ENGINES = {"requirements-cpu.txt": {"onnxruntime", "faiss-cpu"},
+           "requirements-gpu.txt": {"onnxruntime-gpu", "faiss-gpu-cu12"}}
+
+
+def module_level_imports(packages: list[str]) -> dict[str, str]:
+    """Top-level third-party modules imported at module level by the runtime packages -> one file importing it."""
+    found: dict[str, str] = {}
+    for package in packages:
+        for source in (REPO_ROOT / package).rglob("*.py"):
+            for node in ast.parse(source.read_text()).body:
+                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
+                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
+                for name in names:
+                    top = name.split(".")[0]
+                    if top not in sys.stdlib_module_names and top not in {*RUNTIME_PACKAGES, "__future__"}:
+                        found.setdefault(top, str(source.relative_to(REPO_ROOT)))
+    return found
+
+
+@pytest.mark.parametrize("lock", sorted(ENGINES))
+def test_given_the_runtime_code_then_every_module_it_imports_is_installed_by_the_image(lock: str) -> None:
+    distributions = packages_distributions()
+    pins = lock_pins(DOCKER_DIR / lock)
+    missing = {module: where for module, where in module_level_imports(RUNTIME_PACKAGES).items()
+               if not {canonicalize_name(d) for d in distributions.get(module, [module])} & pins.keys()}
+    assert missing == {}
+    assert ENGINES[lock] <= pins.keys()
