@@ -69,9 +69,14 @@ def test_given_an_endpoint_that_keeps_failing_when_written_then_it_falls_back_wi
     fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack
 ) -> None:
     fake_llm.default = status(500)
-    result = _writer(fake_settings).write(office_pack)
+    writer = _writer(fake_settings)
+    result = writer.write(office_pack)
     assert result.provenance.fallback and result.provenance.attempts == 1
     assert len(fake_llm.requests) == 1 + fake_settings.llm_max_retries
+    again = writer.write(office_pack)  # within the cool-down: no call, straight to the deterministic writer
+    assert again.provenance.fallback and again.provenance.attempts == 0
+    assert len(fake_llm.requests) == 1 + fake_settings.llm_max_retries
+    _assert_publishable(again)
 
 
 @pytest.mark.parametrize(

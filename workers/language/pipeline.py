@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 
 from shared.errors import LLMUnavailableError
@@ -25,6 +26,8 @@ log = logging.getLogger(__name__)
 
 DETERMINISTIC = "deterministic"
 TEMPERATURE_STEP = 0.2
+# after the endpoint failed (retries exhausted), captions skip it for this long instead of each paying the retries
+ENDPOINT_COOLDOWN_S = 30.0
 ECHO_NGRAM = 5
 _LINK = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 
@@ -66,6 +69,7 @@ class CaptionWriter:
         self._client_lock = threading.Lock()
         self.stats = WriterStats()
         self.last_replies: list[LLMReply] = []  # the latest write's LLM calls, for the benchmark
+        self._endpoint_down_until = 0.0
 
     @property
     def client(self) -> LLMClient:
@@ -80,7 +84,7 @@ class CaptionWriter:
         banned = list(meta.banned_words) if meta else []
         replies: list[LLMReply] = []
         attempts = 0
-        while attempts < self.settings.llm_max_attempts:
+        while attempts < self.settings.llm_max_attempts and time.monotonic() >= self._endpoint_down_until:
             attempts += 1
             try:
                 reply = self.client.complete(
@@ -91,8 +95,9 @@ class CaptionWriter:
                 self.stats.add("bad_output")
                 continue
             except (LLMUnavailableError, LLMRequestRejectedError) as exc:
-                log.warning("LLM endpoint failed, using the deterministic writer: %s", exc)
+                log.warning("LLM endpoint failed, deterministic writer for %.0f s: %s", ENDPOINT_COOLDOWN_S, exc)
                 self.stats.add("endpoint_errors")
+                self._endpoint_down_until = time.monotonic() + ENDPOINT_COOLDOWN_S
                 break
             replies.append(reply)
             candidate = self._candidate(evidence, reply, limits, banned)
