@@ -44,3 +44,12 @@ def test_given_the_trigger_authentication_then_it_reads_the_redis_password_from_
     for name in ("p2p-vision", "p2p-language"):
         trigger = find(rendered[overlay], "ScaledObject", name)["spec"]["triggers"][0]
         assert trigger["authenticationRef"] == {"name": "p2p-redis"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_given_a_scale_target_then_its_deployment_leaves_the_replica_count_to_keda(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    for scaled in (o for o in rendered[overlay] if o["kind"] == "ScaledObject"):
+        target = find(rendered[overlay], "Deployment", scaled["spec"]["scaleTargetRef"]["name"])
+        assert "replicas" not in target["spec"], "kubectl apply would reset KEDA's count"
