@@ -47,6 +47,9 @@ def check_visibility_timeout(settings: Settings) -> None:
 
 def celery_config(settings: Settings) -> dict[str, object]:
     visibility = {"visibility_timeout": settings.visibility_timeout_s}
+    # messages of a worker that died (SIGKILL, lost node) come back once the visibility timeout has passed;
+    # kombu looks for them every interval x throttle seconds (100 s by default): every 10 s here
+    restore = {"unacked_restore_interval": 10, "unacked_restore_throttle": 1}
     return {
         "broker_url": settings.broker_url,
         "result_backend": settings.celery_result_backend,
@@ -57,7 +60,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "event_serializer": "json",
         "task_acks_late": True,
         "task_reject_on_worker_lost": True,
-        "broker_transport_options": visibility,
+        "broker_transport_options": {**visibility, **restore},
         "result_backend_transport_options": visibility,
         "task_routes": {
             VISION_TASK: {"queue": settings.vision_queue},

@@ -1,11 +1,14 @@
 """A stand-in vision stage for the system tests while `workers.vision.pipeline.VisionPipeline` is not there:
 the same interface, one real batched ONNX Runtime call per batch (a tiny model: the mean colour of each image),
 evidence packs that pass the schema. Like a detector finding nothing, it refuses an all-black photo:
-the batch raises, which lets tests check that one bad image fails only its own job."""
+the batch raises, which lets tests check that one bad image fails only its own job.
+P2P_TEST_VISION_SLEEP_S makes each batch take that long (a worker to kill mid-task)."""
 
 from __future__ import annotations
 
+import os
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -62,6 +65,7 @@ class MeanColourPipeline:
             for image in images
         ])
         (means,) = self.model.run({"image": batch})
+        time.sleep(float(os.environ.get("P2P_TEST_VISION_SLEEP_S", "0")))
         if float(means.max(axis=1).min()) < BLACK:
             raise InvalidImageError("no garment found in an all-black photo")
         return [self._pack(image, mean) for image, mean in zip(images, means, strict=True)]

@@ -1,0 +1,28 @@
+"""The Celery configuration the design requires, checked on the app workers and Flower import."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.settings import Settings
+from workers.celery_app import ConfigError, app, create_app
+
+
+def test_given_the_app_then_json_only_late_acks_events_and_one_visibility_timeout() -> None:
+    conf = app.conf
+    assert conf.task_serializer == conf.result_serializer == "json"
+    assert conf.accept_content == conf.result_accept_content == ["json"]
+    assert conf.task_acks_late and conf.task_reject_on_worker_lost
+    assert conf.worker_send_task_events and conf.task_send_sent_event
+    assert conf.worker_soft_shutdown_timeout > 0
+    visibility = conf.broker_transport_options["visibility_timeout"]
+    assert visibility == conf.result_backend_transport_options["visibility_timeout"] == Settings().visibility_timeout_s
+    assert {route["queue"] for route in conf.task_routes.values()} == {"vision", "language"}
+    app.loader.import_default_modules()  # what a worker does on start: import the task modules
+    assert {"p2p.vision", "p2p.language", "p2p.webhook"} <= set(app.tasks)
+
+
+def test_given_llm_timeouts_longer_than_the_visibility_timeout_then_the_app_refuses_to_start() -> None:
+    with pytest.raises(ConfigError, match="VISIBILITY_TIMEOUT"):
+        create_app(Settings(visibility_timeout_s=60, llm_timeout_s=30, llm_max_retries=1, llm_max_attempts=1))
+    create_app(Settings(visibility_timeout_s=61, llm_timeout_s=30, llm_max_retries=0, llm_max_attempts=2))
