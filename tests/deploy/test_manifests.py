@@ -117,3 +117,21 @@ def test_given_redis_then_it_persists_with_append_only_and_a_password(
     assert args[args.index("--appendonly") + 1] == "yes"
     assert args[args.index("--requirepass") + 1] == "$(REDIS_PASSWORD)"
     assert redis["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_given_the_redis_network_policy_then_every_broker_client_and_keda_are_admitted(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    policy = find(rendered[overlay], "NetworkPolicy", "redis-clients")["spec"]
+    assert policy["podSelector"]["matchLabels"] == {"app.kubernetes.io/component": "redis"}
+    [rule] = policy["ingress"]
+    [expression] = rule["from"][0]["podSelector"]["matchExpressions"]
+    # the pods that get the broker URL (from the Secret) are the ones that talk to Redis
+    clients = {
+        o["metadata"]["labels"]["app.kubernetes.io/component"]
+        for o in workloads(rendered[overlay])
+        if {"secretRef": {"name": SECRET_NAME}} in (pod_spec(o) or {})["containers"][0].get("envFrom", [])
+    }
+    assert clients == set(expression["values"])
+    assert rule["from"][1] == {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "keda"}}}
