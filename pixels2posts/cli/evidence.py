@@ -1,0 +1,49 @@
+"""`pixels2posts evidence IMAGE...`: the vision stage's evidence pack for local images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from shared.schemas import EvidencePack
+
+
+def _summary(path: Path, pack: EvidencePack) -> str:
+    lines = [f"{path}  ({pack.image.width}x{pack.image.height})"]
+    for garment in pack.garments:
+        colours = ", ".join(f"{c.name} {round(c.share * 100)}%" for c in garment.colours) or "no colour"
+        box = ", ".join(f"{v:.0f}" for v in garment.box)
+        lines.append(f"  {garment.label:<9} {garment.score:.2f}  [{box}]  {colours}")
+    if not pack.garments:
+        lines.append("  no garment detected")
+    for name in ("gender", "fabric"):
+        attribute = getattr(pack.attributes, name)
+        lines.append(f"  {name}: {attribute.value or 'unknown'} (confidence {attribute.confidence:.2f})")
+    if pack.style_examples:
+        lines.append(f"  style: {'; '.join(pack.style_examples)}")
+    lines.append(f"  models: {', '.join(f'{k}={v}' for k, v in pack.models.items())}")
+    return "\n".join(lines)
+
+
+@click.command()
+@click.argument("images", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="One JSON evidence pack per line.")
+@click.option("--draw", "draw_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write a picture with boxes, labels and colour swatches (OUT.png; OUT-<n>.png for many).")
+def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None) -> None:
+    """Detect garments, name their colours, retrieve similar products and vote attributes."""
+    from shared.images import load_image
+    from workers.vision.draw import save_drawing
+    from workers.vision.pipeline import VisionPipeline
+
+    pipeline = VisionPipeline()
+    decoded = [load_image(path, min_side=pipeline.min_side) for path in images]
+    packs = pipeline.evidence_batch(decoded)
+    for n, (path, image, pack) in enumerate(zip(images, decoded, packs, strict=True)):
+        click.echo(pack.model_dump_json() if as_json else _summary(path, pack))
+        if draw_to is not None:
+            target = draw_to if len(images) == 1 else draw_to.with_name(f"{draw_to.stem}-{n}{draw_to.suffix}")
+            save_drawing(image, pack, target)
+            if not as_json:
+                click.echo(f"  drawn: {target}")

@@ -1,0 +1,122 @@
+"""CLIP image (and text) embeddings from ONNX towers: batched onnxruntime sessions, no torch.
+
+ONNX layout (written by `pixels2posts models export-clip`, the same for our model and any open_clip model):
+    models/clip/image.onnx  input `image` [B, 3, S, S] float32 (normalised)  -> output `embedding` [B, D]
+    models/clip/text.onnx   input `tokens` [B, L] int64                        -> output `embedding` [B, D]
+metadata (custom_metadata_map): version, model, image_size, mean, std, resize_mode, fill, embed_dim,
+    context_length, tokenizer (for text). Embeddings are L2-normalised here, so inner product = cosine.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from shared.errors import ModelNotAvailableError
+from shared.onnx_session import OrtModel
+from shared.settings import Settings, get_settings
+
+IMAGE_ONNX = "clip/image.onnx"
+TEXT_ONNX = "clip/text.onnx"
+
+
+def letterbox(rgb: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
+    """Resize the longest side to `size` and pad to a square of `fill` (the garment keeps its shape)."""
+    height, width = rgb.shape[:2]
+    if height == 0 or width == 0:
+        raise ValueError("cannot letterbox an empty image")
+    scale = size / max(height, width)
+    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
+    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
+    top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[top:top + new_h, left:left + new_w] = resized
+    return canvas
+
+
+def center_crop(rgb: np.ndarray, size: int) -> np.ndarray:
+    """open_clip's default: resize the shortest side to `size`, crop the centre square."""
+    height, width = rgb.shape[:2]
+    scale = size / min(height, width)
+    new_w, new_h = max(size, round(width * scale)), max(size, round(height * scale))
+    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BICUBIC))
+    top, left = (new_h - size) // 2, (new_w - size) // 2
+    return resized[top:top + size, left:left + size]
+
+
+def l2_normalise(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+class ClipEmbedder:
+    """Batched image embeddings (and text embeddings when the text tower and its tokenizer are present)."""
+
+    def __init__(self, settings: Settings | None = None, image_path: Path | None = None,
+                 text_path: Path | None = None) -> None:
+        self._settings = settings or get_settings()
+        self.image_model = OrtModel(
+            image_path or self._settings.model_file(self._settings.clip_image_path, IMAGE_ONNX), self._settings
+        )
+        self.text_path = text_path or self._settings.model_file(self._settings.clip_text_path, TEXT_ONNX)
+        self._text_model: OrtModel | None = None
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return self.image_model.metadata
+
+    @property
+    def version(self) -> str:
+        return self.meta.get("version", self.image_model.path.stem)
+
+    @property
+    def image_size(self) -> int:
+        return int(self.meta.get("image_size", 224))
+
+    @property
+    def dim(self) -> int:
+        return int(self.meta["embed_dim"])
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """One HxWx3 uint8 crop -> 3xSxS float32, exactly as the model was trained/exported."""
+        meta = self.meta
+        if meta.get("resize_mode", "longest") == "longest":
+            square = letterbox(rgb, self.image_size, int(meta.get("fill", 255)))
+        else:
+            square = center_crop(rgb, self.image_size)
+        mean = np.asarray(json.loads(meta.get("mean", "[0.48145466, 0.4578275, 0.40821073]")), np.float32)
+        std = np.asarray(json.loads(meta.get("std", "[0.26862954, 0.26130258, 0.27577711]")), np.float32)
+        return ((square.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1)
+
+    def embed_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        """L2-normalised embeddings [N, D] of RGB crops, run in batches of `batch_size`."""
+        if not crops:
+            return np.zeros((0, self.dim), np.float32)
+        out = []
+        for start in range(0, len(crops), batch_size):
+            batch = np.stack([self.preprocess(c) for c in crops[start:start + batch_size]])
+            out.append(self.image_model.run({"image": batch})[0])
+        return l2_normalise(np.concatenate(out))
+
+    def _tokenize(self, texts: Sequence[str], context_length: int) -> np.ndarray:
+        tokenizer_file = self.text_path.parent / "tokenizer.json"
+        if not tokenizer_file.is_file():
+            raise ModelNotAvailableError(f"text tokenizer not found: {tokenizer_file}")
+        from tokenizers import Tokenizer  # optional: only text embedding needs it
+
+        tokenizer = Tokenizer.from_file(str(tokenizer_file))
+        tokenizer.enable_truncation(context_length)
+        tokenizer.enable_padding(length=context_length, pad_id=0)
+        return np.asarray([enc.ids for enc in tokenizer.encode_batch(list(texts))], dtype=np.int64)
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """L2-normalised text embeddings [N, D] (HF-tokenizer text towers such as our MiniLM one)."""
+        if self._text_model is None:
+            self._text_model = OrtModel(self.text_path, self._settings)
+        context_length = int(self._text_model.metadata.get("context_length", 64))
+        tokens = self._tokenize(texts, context_length)
+        return l2_normalise(self._text_model.run({"tokens": tokens})[0])
