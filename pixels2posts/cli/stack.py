@@ -54,12 +54,12 @@ def worker(stage: str, concurrency: int | None, metrics_port: int | None, metric
     settings = get_settings()
     if stage == "vision":
         stages.use_stages(vision=stage_class)
-        stages.vision_pipeline()  # load the ONNX sessions now: a broken model fails the start, not a job
+        stages.warm_up_vision()
         threads = concurrency or 2 * settings.batch_size
         queue = settings.vision_queue
     else:
         stages.use_stages(language=stage_class)
-        stages.caption_writer()
+        stages.caption_writer()  # a missing stage fails the start, not the first job
         threads = concurrency or settings.language_concurrency
         queue = settings.language_queue
     stages.job_store()  # migrate before the first task

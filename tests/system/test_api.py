@@ -42,6 +42,12 @@ def upload(client: TestClient, data: bytes, **fields: str) -> object:
     return client.post("/v1/jobs", files={"image": ("p.jpg", data, "image/jpeg")}, data=fields)
 
 
+def test_given_the_api_then_its_openapi_document_lists_every_route(client: TestClient) -> None:
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/jobs", "/v1/jobs:batch", "/v1/jobs/{job_id}", "/v1/products/{sku}/captions"} <= set(paths)
+    assert "multipart/form-data" in paths["/v1/jobs"]["post"]["requestBody"]["content"]
+
+
 def test_given_no_or_a_wrong_key_when_calling_then_401_and_bearer_works(client: TestClient) -> None:
     assert client.get("/v1/jobs/x", headers={"X-API-Key": ""}).status_code == 401
     assert client.get("/v1/jobs/x", headers={"X-API-Key": "wrong"}).status_code == 401

@@ -12,7 +12,10 @@ import threading
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+import numpy as np
+
 from producer.blobs import BlobStore
+from shared.errors import ModelNotAvailableError
 from shared.images import DecodedImage
 from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings, get_settings
@@ -51,7 +54,10 @@ def use_stages(*, vision: str | None = None, language: str | None = None) -> Non
 
 def load_object(path: str) -> Any:
     module_name, _, attribute = path.partition(":")
-    return getattr(importlib.import_module(module_name), attribute)
+    try:
+        return getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ModelNotAvailableError(f"stage {path} is not available in this build: {exc}") from exc
 
 
 def _once(name: str, build: Any) -> Any:
@@ -88,6 +94,13 @@ def vision_pipeline() -> VisionPipelineLike:
 def vision_min_side() -> int | None:
     side = getattr(vision_pipeline(), "min_side", None)
     return int(side) if side else None
+
+
+def warm_up_vision() -> None:
+    """Run one small batch before consuming: the ONNX sessions load now and a broken model fails the start."""
+    side = vision_min_side() or 64
+    blank = DecodedImage(np.full((side, side, 3), 128, dtype=np.uint8), "0" * 64, side, side)
+    vision_pipeline().evidence_batch([blank])
 
 
 def _record_batch(size: int, seconds: float) -> None:
