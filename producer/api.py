@@ -39,6 +39,8 @@ from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
+# room for the other form fields and the multipart boundaries beside the image itself
+_FORM_OVERHEAD = 64 * 1024
 SUBMISSIONS = Counter("p2p_api_submissions_total", "Job submissions, by outcome.", ["outcome"])
 
 _UPLOAD_BODY = {
@@ -162,6 +164,9 @@ def _batch_item(service: SubmissionService, index: int, job: JobRequest) -> Batc
 
 
 async def _submit_upload(request: Request, service: SubmissionService, max_bytes: int) -> Submitted:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > max_bytes + _FORM_OVERHEAD:
+        raise ImageTooLargeError(f"upload is {declared} bytes, over the {max_bytes} byte limit")
     form = await request.form(max_files=1, max_fields=10)
     upload = form.get("image")
     if not isinstance(upload, UploadFile):

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 import redis
 from celery import Celery
+from pydantic import ValidationError
 
 from producer.blobs import BlobStore
 from producer.fetch import fetch_image, resolve_checked
@@ -28,6 +29,11 @@ class QueueFullError(P2PError):
     def __init__(self, message: str, retry_after_s: int) -> None:
         super().__init__(message)
         self.retry_after_s = retry_after_s
+
+
+class InvalidRequestError(P2PError):
+    code = "invalid_request"
+    http_status = 422
 
 
 class EnqueueError(P2PError):
@@ -68,7 +74,11 @@ class SubmissionService:
         callback_url: str | None,
     ) -> Submitted:
         self.check_callback(callback_url)
-        meta = ShopMetadata(sku=sku, title=title, **options.canonical())
+        try:
+            meta = ShopMetadata(sku=sku, title=title, **options.canonical())
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InvalidRequestError(problems) from exc
         image = decode_image(data)  # corrupt or oversized: a clear error before anything is stored
         new = NewJob(image.sha256, f"blob:{image.sha256}", sku=sku, title=title,
                      options=options.canonical(), callback_url=callback_url)

@@ -93,6 +93,11 @@ def test_given_a_corrupt_or_oversized_upload_then_clear_4xx_and_nothing_queued(
 
 def test_given_bad_fields_then_422_and_nothing_queued(client: TestClient, settings: Settings) -> None:
     assert upload(client, jpeg_bytes(3), options='{"colour": "red"}').status_code == 422
+    too_long = upload(client, jpeg_bytes(3), sku="S" * 129)
+    assert too_long.status_code == 422 and too_long.json()["error"]["code"] == "invalid_request"
+    huge = client.post("/v1/jobs", content=b"x" * 400_000,
+                       headers={"Content-Type": "multipart/form-data; boundary=zzz"})
+    assert huge.status_code == 413
     assert client.post("/v1/jobs", json={"image_url": "x", "nope": 1}).status_code == 422
     no_file = client.post("/v1/jobs", files={"other": ("a", b"a")})
     assert no_file.status_code == 422
