@@ -115,6 +115,8 @@ def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | 
                       "--address=127.0.0.1", f"--port={settings.flower_port}",
                       f"--basic-auth={state['flower_auth']}"], env, run_dir, log_dir)
     api_url = f"http://127.0.0.1:{settings.api_port}"
+    if state["llm_started"]:
+        _wait_http(f"{state['llm_base_url']}/models", wait_s, run_dir, log_dir)
     _wait_http(f"{api_url}/healthz", wait_s, run_dir, log_dir)
     _wait_http(f"http://127.0.0.1:{settings.flower_port}/healthcheck", wait_s, run_dir, log_dir)
     click.echo(f"API      {api_url}  (docs {api_url}/docs)\n"
