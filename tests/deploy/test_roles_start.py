@@ -1,10 +1,12 @@
-"""The commands the images run really start: the entrypoint's `api` and `flower` roles as subprocesses against a
-real Redis, until the image's own health check (`p2p-healthcheck`) passes."""
+"""The commands the images run really start: the entrypoint's `api`, `flower` and `language` roles as subprocesses
+against a real Redis, until the image's own health check (`p2p-healthcheck`) passes."""
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +16,7 @@ import pytest
 
 from shared.services import free_port
 from tests.deploy.test_entrypoint import entrypoint, healthcheck
+from workers.celery_app import SOFT_SHUTDOWN_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 
@@ -30,6 +33,9 @@ def role_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
         "P2P_API_PORT": str(free_port()),
         "P2P_FLOWER_PORT": str(free_port()),
         "P2P_FLOWER_BASIC_AUTH": "ops:secret",
+        "P2P_METRICS_PORT": str(free_port()),
+        "P2P_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing there: the worker must still start
+        "REMAP_SIGTERM": "SIGQUIT",  # as the images set it
     })
     return env
 
@@ -83,3 +89,32 @@ def test_given_the_flower_role_then_flower_starts_with_auth_and_passes_the_image
     base = f"http://127.0.0.1:{role_env['P2P_FLOWER_PORT']}"
     assert httpx.get(f"{base}/api/workers", timeout=10).status_code == 401
     assert httpx.get(f"{base}/api/workers", auth=("ops", "secret"), timeout=10).status_code == 200
+
+
+def test_given_the_language_role_then_the_worker_starts_and_passes_the_image_health_check(
+    role_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    processes.append(start("language", role_env, monkeypatch))
+    wait_healthy("language", processes[0], timeout_s=120.0)
+
+
+def test_given_a_ready_worker_when_kubernetes_sends_sigterm_then_it_soft_shuts_down_and_exits(
+    role_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    """REMAP_SIGTERM=SIGQUIT (set by the images and the manifests): SIGTERM starts Celery's bounded soft shutdown."""
+    worker = start("language", role_env, monkeypatch)
+    processes.append(worker)
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(
+        line.decode(errors="replace") for line in worker.stderr or []), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    while not any(" ready." in line for line in lines):
+        assert worker.poll() is None and time.monotonic() < deadline, "".join(lines)[-2000:]
+        time.sleep(0.2)
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(timeout=SOFT_SHUTDOWN_S + 30)
+    reader.join(timeout=10)
+    log = "".join(lines)
+    assert "Initiating Soft Shutdown" in log, log[-1500:]
+    assert worker.returncode == 0, log[-1500:]
