@@ -75,7 +75,7 @@ def celery_config(settings: Settings) -> dict[str, object]:
         "worker_enable_soft_shutdown_on_idle": True,
         "worker_hijack_root_logger": False,
         "broker_connection_retry_on_startup": True,
-        "result_expires": 7 * 24 * 3600,
+        "result_expires": 24 * 3600,  # the durable result is the SQL row; this is for Flower and debugging
         "timezone": "UTC",
     }
 
