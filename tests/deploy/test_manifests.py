@@ -36,6 +36,7 @@ def test_given_any_container_then_it_has_probes_resources_and_runs_unprivileged(
     for workload in workloads(rendered[overlay]):
         pod = pod_spec(workload) or {}
         assert pod["securityContext"]["runAsNonRoot"] is True, workload["metadata"]["name"]
+        assert pod["automountServiceAccountToken"] is False, workload["metadata"]["name"]
         for container in containers(workload):
             where = f"{workload['metadata']['name']}/{container['name']}"
             assert container["resources"]["requests"].keys() >= {"cpu", "memory"}, where
