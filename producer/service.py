@@ -49,10 +49,9 @@ class Submitted:
 
 
 class SubmissionService:
-    RETRY_AFTER_S = 30
-
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.retry_after_s = 30  # what a 429 asks clients to wait
         migrate(settings.database_url)
         self.store = JobStore(settings.database_url)
         self.blobs = BlobStore(settings.blob_dir)
@@ -112,7 +111,7 @@ class SubmissionService:
                 raise QueueFullError(
                     f"the {name} queue holds {length} jobs "
                     f"(limit {self.settings.queue_limit}); retry later",
-                    self.RETRY_AFTER_S,
+                    self.retry_after_s,
                 )
 
     def check_callback(self, callback_url: str | None) -> None:
