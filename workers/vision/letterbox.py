@@ -1,0 +1,74 @@
+"""Letterboxing a batch of images onto one canvas, and mapping boxes back (Ultralytics' LetterBox, numpy + Pillow).
+
+Each image is resized so its long side is the model size, then padded (grey 114, centred) to a canvas shared by
+the whole batch: the smallest stride multiple holding every resized image. Same-shaped images get exactly the
+canvas Ultralytics' predictor uses (`auto=True`), e.g. 448x640 for a 400x600 photo.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from PIL import Image
+
+PAD_VALUE = 114
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where an image sits on the canvas: resize gain and the left/top padding, in canvas pixels."""
+
+    gain: float
+    left: int
+    top: int
+    height: int  # of the image as given (decoded pixels)
+    width: int
+
+
+def resized_shape(height: int, width: int, size: int) -> tuple[int, int]:
+    gain = min(size / height, size / width)
+    return round(height * gain), round(width * gain)
+
+
+def canvas_shape(shapes: Sequence[tuple[int, int]], size: int, stride: int = 32) -> tuple[int, int]:
+    """The smallest stride-multiple (height, width) holding every image of `shapes` resized to `size`."""
+    resized = [resized_shape(h, w, size) for h, w in shapes]
+    height = max(h for h, _ in resized)
+    width = max(w for _, w in resized)
+    return min(size, math.ceil(height / stride) * stride), min(size, math.ceil(width / stride) * stride)
+
+
+def place(rgb: np.ndarray, canvas: np.ndarray, size: int) -> Placement:
+    """Resize `rgb` (HxWx3 uint8) into the centre of `canvas` (already filled with padding)."""
+    height, width = rgb.shape[:2]
+    new_h, new_w = resized_shape(height, width, size)
+    if (new_h, new_w) != (height, width):
+        rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    dh = (canvas.shape[0] - new_h) / 2
+    dw = (canvas.shape[1] - new_w) / 2
+    top, left = round(dh - 0.1), round(dw - 0.1)
+    canvas[top : top + new_h, left : left + new_w] = rgb
+    return Placement(gain=min(size / height, size / width), left=left, top=top, height=height, width=width)
+
+
+def letterbox_batch(images: Sequence[np.ndarray], size: int, stride: int = 32) -> tuple[np.ndarray, list[Placement]]:
+    """N RGB images -> one NxHxWx3 uint8 canvas batch and each image's placement."""
+    if not images:
+        raise ValueError("letterbox_batch needs at least one image")
+    height, width = canvas_shape([im.shape[:2] for im in images], size, stride)
+    batch = np.full((len(images), height, width, 3), PAD_VALUE, dtype=np.uint8)
+    placements = [place(rgb, batch[i], size) for i, rgb in enumerate(images)]
+    return batch, placements
+
+
+def to_image_boxes(boxes: np.ndarray, placement: Placement) -> np.ndarray:
+    """xyxy boxes in canvas pixels -> xyxy in the image's pixels, clipped to the image."""
+    out = boxes.astype(np.float64, copy=True)
+    out[:, [0, 2]] = (out[:, [0, 2]] - placement.left) / placement.gain
+    out[:, [1, 3]] = (out[:, [1, 3]] - placement.top) / placement.gain
+    out[:, [0, 2]] = out[:, [0, 2]].clip(0, placement.width)
+    out[:, [1, 3]] = out[:, [1, 3]].clip(0, placement.height)
+    return out
