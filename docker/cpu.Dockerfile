@@ -13,12 +13,10 @@ RUN python -m venv /opt/venv
 WORKDIR /src
 COPY docker/requirements-cpu.txt docker/
 RUN pip install --no-deps --require-hashes -r docker/requirements-cpu.txt
-COPY pyproject.toml LICENSE ./
-COPY shared/ shared/
-COPY workers/ workers/
-COPY producer/ producer/
-COPY pixels2posts/ pixels2posts/
-RUN pip install --no-deps /src
+# the build context is what .dockerignore lets through: pyproject.toml, LICENSE, the four packages, the docker/
+# scripts and locks, and models/ (baked in when present; an empty folder otherwise, for a mounted volume)
+COPY . /src
+RUN mkdir -p /src/models && pip install --no-deps /src
 
 # ---- llama-cpp-python ships sources only: compile it portably (no -march=native) in a throwaway stage
 FROM builder AS builder-llm
@@ -68,7 +66,7 @@ CMD ["llm"]
 # ---- API, language worker, Flower (and a CPU vision worker for small setups: the models are baked in)
 FROM base AS runtime
 COPY --from=builder /opt/venv /opt/venv
-COPY models/ /opt/p2p/models/
+COPY --from=builder /src/models/ /opt/p2p/models/
 USER 10001:10001
 EXPOSE 8000 5555 9100
 HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 CMD ["p2p-healthcheck"]

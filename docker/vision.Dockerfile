@@ -18,12 +18,10 @@ ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
 COPY docker/requirements-gpu.txt docker/
 RUN pip install --no-deps --require-hashes -r docker/requirements-gpu.txt
-COPY pyproject.toml LICENSE ./
-COPY shared/ shared/
-COPY workers/ workers/
-COPY producer/ producer/
-COPY pixels2posts/ pixels2posts/
-RUN pip install --no-deps /src
+# the build context is what .dockerignore lets through: pyproject.toml, LICENSE, the four packages, the docker/
+# scripts and locks, and models/ (baked in when present; an empty folder otherwise, for a mounted volume)
+COPY . /src
+RUN mkdir -p /src/models && pip install --no-deps /src
 
 # ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root
 FROM ${CUDA_IMAGE} AS runtime
@@ -36,7 +34,7 @@ RUN apt-get update \
  && mkdir -p /data/blobs \
  && chown -R p2p:p2p /data
 COPY --from=builder /opt/venv /opt/venv
-COPY models/ /opt/p2p/models/
+COPY --from=builder /src/models/ /opt/p2p/models/
 COPY --chmod=0755 docker/entrypoint.py /usr/local/bin/p2p-entrypoint
 COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/p2p-healthcheck
 ENV PATH=/opt/venv/bin:$PATH \

