@@ -6,26 +6,33 @@
 #   docker build -f docker/cpu.Dockerfile --target llm -t pixels2posts-llm:0.1.0 .
 ARG PYTHON_IMAGE=python:3.12.12-slim-bookworm
 
-# ---- build the virtualenv from the hashed lock, then the project itself (no build tools needed: all wheels)
-FROM ${PYTHON_IMAGE} AS builder
+# ---- the virtualenv from the hashed lock (no build tools needed: all wheels)
+FROM ${PYTHON_IMAGE} AS deps
 ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PATH=/opt/venv/bin:$PATH
 RUN python -m venv /opt/venv
 WORKDIR /src
 COPY docker/requirements-cpu.txt docker/
 RUN pip install --no-deps --require-hashes -r docker/requirements-cpu.txt
-# the build context is what .dockerignore lets through: pyproject.toml, LICENSE, the four packages, the docker/
-# scripts and locks, and models/ (baked in when present; an empty folder otherwise, for a mounted volume)
-COPY . /src
-RUN mkdir -p /src/models && pip install --no-deps /src
 
-# ---- llama-cpp-python ships sources only: compile it portably (no -march=native) in a throwaway stage
-FROM builder AS builder-llm
+# ---- llama-cpp-python ships sources only: compile it portably (no -march=native), before any project source is
+# copied, so that code changes do not recompile it
+FROM deps AS deps-llm
 ENV DEBIAN_FRONTEND=noninteractive CMAKE_ARGS=-DGGML_NATIVE=OFF
 RUN apt-get update \
  && apt-get install -y --no-install-recommends build-essential cmake \
  && rm -rf /var/lib/apt/lists/*
 COPY docker/requirements-llm.txt docker/
 RUN pip install --no-deps --require-hashes -r docker/requirements-llm.txt
+
+# ---- the project itself. The build context is what .dockerignore lets through: pyproject.toml, LICENSE, the four
+# packages, the docker/ scripts and locks, and models/ (baked in when present; else an empty folder to mount over)
+FROM deps AS builder
+COPY . /src
+RUN mkdir -p /src/models && pip install --no-deps /src
+
+FROM deps-llm AS builder-llm
+COPY . /src
+RUN pip install --no-deps /src
 
 # ---- common runtime base: non-root user, writable data dir, entrypoint and health check
 FROM ${PYTHON_IMAGE} AS base
