@@ -50,7 +50,9 @@ def captions(catalog: Path, count: int, samples: bool, local_llm: bool, show: in
             notes.append(f"sample photos skipped: {exc}")
     with llm_settings(settings, local_llm) as current:
         writer = CaptionWriter(current)
-        summary: Summary = run(writer, packs)
+        summary: Summary = run(writer, packs, lambda index, item: click.echo(
+            f"[{index}/{len(packs)}] {item.item}: {'fallback' if item.fallback else 'llm'} "
+            f"coverage {item.attribute_coverage:.2f} {item.seconds:.1f}s", err=True))
     table = {**summary.table(), **{f"stats_{k}": v for k, v in writer.stats.as_dict().items()}}
     if as_json:
         click.echo(json.dumps({"notes": notes, "summary": table,

@@ -12,7 +12,7 @@ import csv
 import hashlib
 import statistics
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -124,10 +124,13 @@ class Summary:
         }
 
 
-def evaluate(writer: CaptionWriter, packs: Iterable[tuple[str, EvidencePack]]) -> Summary:
+def evaluate(writer: CaptionWriter, packs: Iterable[tuple[str, EvidencePack]],
+             progress: Callable[[int, ItemScore], None] | None = None) -> Summary:
     summary = Summary()
-    for item, pack in packs:
+    for index, (item, pack) in enumerate(packs, 1):
         started = time.perf_counter()
         result = writer.write(pack)
         summary.add(item, result, time.perf_counter() - started)
+        if progress is not None:
+            progress(index, summary.items[-1])
     return summary
