@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerate the pinned, hashed requirement locks the images install (run after changing pyproject.toml's
-# dependencies; tests/deploy checks the locks still cover every dependency). Needs `uv` (pip install uv).
+# dependencies; tests/deploy checks the locks still cover every dependency). Needs `uv` (in the deploy extra).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY="${P2P_IMAGE_PYTHON:-3.12}"
