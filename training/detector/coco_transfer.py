@@ -105,7 +105,7 @@ def calibrate_batchnorm(model: Any, batch: Any) -> int:
         hook.remove()
     for module in convs:
         mean, var = stats[module.conv]
-        bn = module.bn
+        bn: Any = module.bn
         with torch.no_grad():
             bn.bias.copy_((bn.bias.double() + mean).float())
             bn.weight.copy_(torch.sqrt(var + bn.eps).float())

@@ -52,7 +52,7 @@ def patch_ultralytics_offline() -> None:
     import ultralytics.engine.trainer as trainer_module
 
     trainer_module.check_amp = lambda model: True
-    trainer_module.BaseTrainer.read_results_csv = _read_results_csv
+    trainer_module.BaseTrainer.read_results_csv = _read_results_csv  # type: ignore[method-assign]
 
 
 def train(args: argparse.Namespace) -> Path:

@@ -80,6 +80,14 @@ class GarmentDetector:
         return int(max(parsed) if isinstance(parsed, list | tuple) else parsed)
 
     @property
+    def batch_size(self) -> int:
+        return self._settings.batch_size
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return GARMENT_LABELS
+
+    @property
     def providers(self) -> list[str]:
         return self._model.providers
 
@@ -90,7 +98,7 @@ class GarmentDetector:
         """Detections per image, in order; ONE session call per chunk of at most `settings.batch_size` images."""
         self._check_model()
         results: list[list[Detection]] = []
-        step = self._settings.batch_size
+        step = self.batch_size
         for start in range(0, len(images), step):
             prepared = self.prepare(images[start : start + step])
             results.extend(self.postprocess(self.infer(prepared.tensor), prepared))

@@ -1,0 +1,189 @@
+"""`pixels2posts models train-detector | export-detector | eval-detector`.
+
+Training and export import torch/Ultralytics lazily (the `train` extra); evaluation runs our runtime path only
+(ONNX Runtime + numpy), never Ultralytics' validator.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+DATA_DEFAULT = Path("../shared/data/colorful-fashion")
+
+
+@click.command("train-detector")
+@click.option(
+    "--data",
+    type=click.Path(path_type=Path),
+    default=Path(".devdata/cf"),
+    show_default=True,
+    help="Prepared folder (train/ + val/), made by --prepare from the dataset's train split.",
+)
+@click.option(
+    "--prepare",
+    "source",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Dataset root (YOLO format) to prepare --data from first, e.g. ../shared/data/colorful-fashion.",
+)
+@click.option(
+    "--coco-onnx",
+    type=click.Path(path_type=Path),
+    default=Path("../shared/weights/yolov8n-coco-int8.onnx"),
+    show_default=True,
+    help="COCO int8 YOLOv8n to transfer from when --weights does not exist.",
+)
+@click.option(
+    "--weights",
+    type=click.Path(path_type=Path),
+    default=Path(".devdata/yolov8n-coco-10cls.pt"),
+    show_default=True,
+    help="Starting checkpoint (made from --coco-onnx when missing).",
+)
+@click.option("--imgsz", type=int, default=640, show_default=True)
+@click.option("--epochs", type=int, default=100, show_default=True)
+@click.option("--time", "hours", type=float, default=None, help="Training time in hours (overrides --epochs).")
+@click.option("--batch", type=int, default=16, show_default=True)
+@click.option("--workers", type=int, default=2, show_default=True)
+@click.option("--device", default="cpu", show_default=True, help="cpu, or a CUDA index such as 0.")
+@click.option("--cache", default="ram", show_default=True, help="ram, disk or false.")
+@click.option("--project", type=click.Path(path_type=Path), default=Path("training/runs"), show_default=True)
+@click.option("--name", default="detector", show_default=True)
+@click.option("--resume", is_flag=True, help="Continue the run in --project/--name from its last.pt.")
+@click.option("--out", type=click.Path(path_type=Path), default=None, help="Copy best.pt/last.pt/results.csv here.")
+def train_detector(
+    data: Path,
+    source: Path | None,
+    coco_onnx: Path,
+    weights: Path,
+    imgsz: int,
+    epochs: int,
+    hours: float | None,
+    batch: int,
+    workers: int,
+    device: str,
+    cache: str,
+    project: Path,
+    name: str,
+    resume: bool,
+    out: Path | None,
+) -> None:
+    """Fine-tune the COCO-initialised YOLOv8n on the garment train split (checkpoints resume-able)."""
+    from training.detector import coco_transfer, prepare_data, train
+
+    if source is not None:
+        prepare_data.main(["--src", str(source), "--out", str(data)])
+    if not resume and not weights.is_file():
+        coco_transfer.main(
+            ["--onnx", str(coco_onnx), "--out", str(weights), "--calibrate", str(data / "train" / "images")]
+        )
+    argv = [
+        "--data",
+        str(data),
+        "--weights",
+        str(weights),
+        "--imgsz",
+        str(imgsz),
+        "--epochs",
+        str(epochs),
+        "--batch",
+        str(batch),
+        "--workers",
+        str(workers),
+        "--device",
+        device,
+        "--cache",
+        cache,
+        "--project",
+        str(project),
+        "--name",
+        name,
+    ]
+    argv += ["--time", str(hours)] if hours else []
+    argv += ["--resume"] if resume else []
+    argv += ["--out", str(out)] if out else []
+    train.main(argv)
+
+
+@click.command("export-detector")
+@click.option("--weights", type=click.Path(exists=True, path_type=Path), required=True, help="Trained best.pt.")
+@click.option(
+    "--out", type=click.Path(path_type=Path), default=Path("models/detector/garments-yolov8n.onnx"), show_default=True
+)
+@click.option("--precision", type=click.Choice(["fp32", "fp16", "int8"]), default="fp32", show_default=True)
+def export_detector(weights: Path, out: Path, precision: str) -> None:
+    """Export a checkpoint to ONNX (dynamic batch, opset 17) with a model_version in its metadata."""
+    from training.detector import export
+
+    version = export.export(weights, out, precision)
+    click.echo(f"wrote {out} ({out.stat().st_size / 2**20:.1f} MiB), version {version}")
+
+
+@click.command("eval-detector")
+@click.option(
+    "--data",
+    type=click.Path(exists=True, path_type=Path),
+    default=DATA_DEFAULT,
+    show_default=True,
+    help="A folder with images/ + labels/, or a dataset root holding --split.",
+)
+@click.option("--split", default="test", show_default=True)
+@click.option(
+    "--model",
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Detector ONNX (default: the configured/bundled one).",
+)
+@click.option("--limit", type=int, default=None, help="Only the first N images (sorted by name).")
+@click.option("--batch-size", type=int, default=None, help="Images per session call (default: settings).")
+@click.option("--json", "json_out", type=click.Path(path_type=Path), default=None, help="Also write metrics here.")
+def eval_detector(
+    data: Path, split: str, model: Path | None, limit: int | None, batch_size: int | None, json_out: Path | None
+) -> None:
+    """mAP@0.5, mAP@0.5:0.95, per-class AP, precision/recall of our runtime detector on a labelled folder."""
+    from shared.settings import get_settings
+    from workers.vision.detector import GarmentDetector
+    from workers.vision.detector_eval import EVAL_CONF, EVAL_IOU, evaluate_folder, split_folder
+
+    update: dict[str, object] = {"detector_conf": EVAL_CONF, "detector_iou": EVAL_IOU}
+    if batch_size:
+        update["batch_size"] = batch_size
+    detector = GarmentDetector(model, get_settings().model_copy(update=update))
+    folder = split_folder(data, split)
+    metrics = evaluate_folder(detector, folder, limit)
+    click.echo(f"model {detector.version} on {folder} ({metrics.images} images)")
+    click.echo(f"{'class':<10} {'inst':>5} {'P':>6} {'R':>6} {'AP50':>6} {'AP50-95':>8}")
+    for cls, count in metrics.instances.items():
+        click.echo(
+            f"{detector.labels[cls]:<10} {count:>5} {metrics.class_precision[cls]:>6.3f} "
+            f"{metrics.class_recall[cls]:>6.3f} {metrics.ap50[cls]:>6.3f} {metrics.ap50_95[cls]:>8.3f}"
+        )
+    total = sum(metrics.instances.values())
+    click.echo(
+        f"{'all':<10} {total:>5} {metrics.precision:>6.3f} {metrics.recall:>6.3f} "
+        f"{metrics.map50:>6.3f} {metrics.map50_95:>8.3f}"
+    )
+    click.echo(f"mAP@0.5 {metrics.map50:.4f}  mAP@0.5:0.95 {metrics.map50_95:.4f}")
+    if json_out is not None:
+        payload = {
+            "model_version": detector.version,
+            "images": metrics.images,
+            "map50": metrics.map50,
+            "map50_95": metrics.map50_95,
+            "precision": metrics.precision,
+            "recall": metrics.recall,
+            "per_class": {
+                detector.labels[c]: {
+                    "instances": n,
+                    "ap50": metrics.ap50[c],
+                    "ap50_95": metrics.ap50_95[c],
+                    "precision": metrics.class_precision[c],
+                    "recall": metrics.class_recall[c],
+                }
+                for c, n in metrics.instances.items()
+            },
+        }
+        json_out.write_text(json.dumps(payload, indent=2))

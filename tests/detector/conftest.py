@@ -1,0 +1,42 @@
+"""Detector test fixtures: the bundled model, and small private copies of test-split images (never written into
+../shared: Ultralytics drops label caches beside the images it reads)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shared.settings import REPO_ROOT, Settings
+
+MODEL = REPO_ROOT / "models" / "detector" / "garments-yolov8n.onnx"
+CLASS_NAMES = ("sunglass", "hat", "jacket", "shirt", "pants", "shorts", "skirt", "dress", "bag", "shoe")
+
+
+@pytest.fixture(scope="session")
+def model_path() -> Path:
+    assert MODEL.is_file(), f"bundled detector missing: {MODEL}"
+    return MODEL
+
+
+@pytest.fixture()
+def cpu_settings() -> Settings:
+    return Settings(ort_providers="cpu", ort_intra_threads=2, batch_size=8)
+
+
+def copy_subset(shared_dir: Path, out: Path, count: int) -> Path:
+    """The first `count` test images (sorted) with their labels, as out/images + out/labels."""
+    source = shared_dir / "data" / "colorful-fashion" / "test"
+    (out / "images").mkdir(parents=True)
+    (out / "labels").mkdir(parents=True)
+    for image in sorted((source / "images").glob("*.jpg"))[:count]:
+        shutil.copyfile(image, out / "images" / image.name)
+        shutil.copyfile(source / "labels" / f"{image.stem}.txt", out / "labels" / f"{image.stem}.txt")
+    return out
+
+
+@pytest.fixture(scope="session")
+def test_subset(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """48 test-split images + labels in a private folder."""
+    return copy_subset(shared_dir, tmp_path_factory.mktemp("cf-test"), 48)
