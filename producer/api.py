@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
@@ -71,8 +71,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     digests = parse_digests(settings.api_keys)
     if not digests:
         log.warning("P2P_API_KEYS is empty: the API accepts requests without a key")
-    collector = JobStateCollector(service.store)
-    REGISTRY.register(collector)
+    # jobs by state are read from the store at scrape time; a registry of this app's own keeps two apps in one
+    # process (tests) and the workers' p2p_jobs_total counter from clashing with it
+    store_registry = CollectorRegistry(auto_describe=True)
+    store_registry.register(JobStateCollector(service.store))
 
     def require_key(
         authorization: Annotated[str | None, Header()] = None,
@@ -85,7 +87,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         service.close()
-        REGISTRY.unregister(collector)
 
     app = FastAPI(title="pixels2posts", version="1", description=__doc__, lifespan=lifespan)
     app.state.service = service
@@ -132,7 +133,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)
+        body = generate_latest(REGISTRY) + generate_latest(store_registry)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy.exc
 
 from shared.settings import Settings
 from workers.celery_app import ConfigError, app, create_app
@@ -20,6 +21,9 @@ def test_given_the_app_then_json_only_late_acks_events_and_one_visibility_timeou
     assert {route["queue"] for route in conf.task_routes.values()} == {"vision", "language"}
     app.loader.import_default_modules()  # what a worker does on start: import the task modules
     assert {"p2p.vision", "p2p.language", "p2p.webhook"} <= set(app.tasks)
+    for name in ("p2p.vision", "p2p.language"):  # a database or broker outage retries, it does not fail jobs
+        assert sqlalchemy.exc.OperationalError in app.tasks[name].autoretry_for
+        assert app.tasks[name].max_retries == 5
 
 
 def test_given_llm_timeouts_longer_than_the_visibility_timeout_then_the_app_refuses_to_start() -> None:

@@ -14,10 +14,10 @@ from shared.store.models import FINAL_STATES
 from workers.celery_app import LANGUAGE_TASK, app
 from workers.metrics import LLM_ATTEMPTS, LLM_FALLBACKS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
 from workers.tasks import stages
-from workers.tasks.outcomes import notify, record_failure, record_outcome
+from workers.tasks.outcomes import RETRY_OPTIONS, notify, record_failure, record_outcome
 
 
-@app.task(name=LANGUAGE_TASK, bind=True)
+@app.task(name=LANGUAGE_TASK, bind=True, **RETRY_OPTIONS)
 def language_job(
     self: Task, job_id: str, pack: dict[str, Any], meta: dict[str, Any], enqueued_at: float
 ) -> dict[str, Any]:

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import logging
 
+import kombu.exceptions
+import redis.exceptions
+import sqlalchemy.exc
 from celery import Celery
 
 from shared.errors import P2PError
@@ -13,6 +16,15 @@ from workers.celery_app import WEBHOOK_TASK
 from workers.metrics import JOBS
 
 log = logging.getLogger(__name__)
+
+# the database or the broker briefly away: the task is retried (with backoff) instead of failing the job
+TRANSIENT_ERRORS: tuple[type[Exception], ...] = (
+    sqlalchemy.exc.OperationalError, kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
+)
+RETRY_OPTIONS: dict[str, object] = {
+    "autoretry_for": TRANSIENT_ERRORS, "retry_backoff": 5, "retry_backoff_max": 300, "retry_jitter": True,
+    "max_retries": 5,
+}
 
 
 def record_outcome(stage: str, outcome: str) -> None:

@@ -12,10 +12,10 @@ from shared.images import decode_image
 from workers.celery_app import LANGUAGE_TASK, VISION_TASK, app, vision_task_budget_s
 from workers.metrics import QUEUE_WAIT_SECONDS, STAGE_SECONDS
 from workers.tasks import stages
-from workers.tasks.outcomes import record_failure, record_outcome
+from workers.tasks.outcomes import RETRY_OPTIONS, record_failure, record_outcome
 
 
-@app.task(name=VISION_TASK, bind=True)
+@app.task(name=VISION_TASK, bind=True, **RETRY_OPTIONS)
 def vision_job(
     self: Task, job_id: str, image_ref: str, meta: dict[str, Any], enqueued_at: float
 ) -> dict[str, Any]:
