@@ -18,6 +18,7 @@ from tests.deploy.drift import (
     compose_drift_problems,
     manifest_drift_problems,
     settings_env_names,
+    settings_from_env,
     unknown_env_problems,
 )
 from tests.deploy.kustomize import Obj, render
@@ -110,3 +111,15 @@ def test_given_a_drifted_manifest_then_the_drift_check_names_it(rendered: dict[s
     assert "listName 'captions' but language tasks go to 'language'" in problems
     assert "containerPort [8080] but the settings say 8000" in problems
     assert "terminationGracePeriodSeconds 30" in problems
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_given_the_batch_settings_then_the_scaling_targets_follow_them(
+    rendered: dict[str, list[Obj]], overlay: str
+) -> None:
+    """One vision replica per 2 batches waiting, one language replica per 4 x its concurrency (docs/deploy.md)."""
+    settings = settings_from_env(find(rendered[overlay], "ConfigMap", "p2p-config")["data"])
+    vision = find(rendered[overlay], "ScaledObject", "p2p-vision")["spec"]["triggers"][0]["metadata"]
+    language = find(rendered[overlay], "ScaledObject", "p2p-language")["spec"]["triggers"][0]["metadata"]
+    assert int(vision["listLength"]) == 2 * settings.batch_size
+    assert int(language["listLength"]) == 4 * settings.language_concurrency
