@@ -23,7 +23,8 @@ RUN pip install --no-deps --require-hashes -r docker/requirements-gpu.txt
 COPY . /src
 RUN mkdir -p /src/models && pip install --no-deps /src
 
-# ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root
+# ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root. CUDA's JIT cache goes to
+# /tmp, the only writable path under a read-only root filesystem
 FROM ${CUDA_IMAGE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
@@ -43,6 +44,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     REMAP_SIGTERM=SIGQUIT \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
+    CUDA_CACHE_PATH=/tmp/cuda-cache \
     P2P_DATA_DIR=/data \
     P2P_BLOB_DIR=/data/blobs \
     P2P_MODELS_DIR=/opt/p2p/models \
