@@ -152,7 +152,10 @@ def eval_detector(
     if batch_size:
         update["batch_size"] = batch_size
     detector = GarmentDetector(model, get_settings().model_copy(update=update))
-    folder = split_folder(data, split)
+    try:
+        folder = split_folder(data, split)
+    except FileNotFoundError as exc:
+        raise click.ClickException(str(exc)) from exc
     metrics = evaluate_folder(detector, folder, limit)
     click.echo(f"model {detector.version} on {folder} ({metrics.images} images)")
     click.echo(f"{'class':<10} {'inst':>5} {'P':>6} {'R':>6} {'AP50':>6} {'AP50-95':>8}")
