@@ -22,12 +22,12 @@ def test_given_a_task_sent_as_the_producer_does_then_the_scalers_list_grows_by_o
     settings = settings_from_env({**config, "P2P_BROKER_URL": redis_url})
     list_name = find(rendered["gpu"], "ScaledObject", scaled_object)["spec"]["triggers"][0]["metadata"]["listName"]
     app = create_app(settings)
-    client = redis.Redis.from_url(redis_url)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         assert client.llen(list_name) == 0
         app.send_task(task, args=["job-1", {}, {}, 0.0], task_id=f"job-1.{scaled_object}")
         assert client.llen(list_name) == 1
-        assert [key.decode() for key in client.keys("*") if client.type(key) == b"list"] == [list_name]
+        assert [key for key in client.keys("*") if client.type(key) == "list"] == [list_name]
     finally:
         client.close()
         app.close()
