@@ -27,7 +27,13 @@ from shared.settings import ENV_PREFIX, Settings, get_settings
 
 REDIS_PORT = 6380
 LLM_PORT = 8081
-STOP_ORDER = ("api", "flower", "vision", "language", "llm")
+# stopped in this order; the processes of one step together (new jobs stop first, the LLM last)
+STOP_STEPS = (("api", "flower"), ("vision", "language"), ("llm",))
+STOP_ORDER = tuple(name for step in STOP_STEPS for name in step)
+SOFT_SHUTDOWN_S = 30.0  # workers.celery_app.SOFT_SHUTDOWN_S (not imported: `down` must work with any settings)
+# a worker's SIGTERM becomes Celery's soft shutdown (as in Kubernetes): running tasks get SOFT_SHUTDOWN_S,
+# then their messages go back to the queue instead of waiting for the visibility timeout
+WORKER_ENV = {"REMAP_SIGTERM": "SIGQUIT"}
 STATE_FILE = "stack.json"
 
 
@@ -107,9 +113,9 @@ def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | 
     vision_metrics, language_metrics = settings.metrics_port + 1, settings.metrics_port + 2
     extra = ["--stage-class", vision_stage_class] if vision_stage_class else []
     _spawn("vision", _cli("worker", "vision", "--metrics-port", str(vision_metrics), "--metrics-host",
-                          "127.0.0.1", *extra), env, run_dir, log_dir)
+                          "127.0.0.1", *extra), {**env, **WORKER_ENV}, run_dir, log_dir)
     _spawn("language", _cli("worker", "language", "--metrics-port", str(language_metrics),
-                            "--metrics-host", "127.0.0.1"), env, run_dir, log_dir)
+                            "--metrics-host", "127.0.0.1"), {**env, **WORKER_ENV}, run_dir, log_dir)
     _spawn("api", _cli("api", "--host", "127.0.0.1", "--port", str(settings.api_port)), env, run_dir, log_dir)
     _spawn("flower", [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower",
                       "--address=127.0.0.1", f"--port={settings.flower_port}",
@@ -129,11 +135,11 @@ def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | 
 
 @click.command()
 def down() -> None:
-    """Stop everything `up` started (workers finish or return their tasks first)."""
+    """Stop everything `up` started (workers finish or hand back their tasks first: about 30 s)."""
     settings = get_settings()
     run_dir, _ = _dirs(settings)
     state = _read_state(run_dir)
-    stopped = [name for name in STOP_ORDER if _stop(run_dir / f"{name}.pid")]
+    stopped = [name for step in STOP_STEPS for name in _stop(run_dir, step)]
     if state.get("redis_started") and stop_redis(int(state["redis_port"]), run_dir):
         stopped.append("redis")
     (run_dir / STATE_FILE).unlink(missing_ok=True)
@@ -217,21 +223,26 @@ def _wait_http(url: str, wait_s: float, run_dir: Path, log_dir: Path) -> None:
     raise click.ClickException(f"{url} not ready after {wait_s}s; see {log_dir} and run `pixels2posts down`")
 
 
-def _stop(pid_file: Path, wait_s: float = 40.0) -> bool:
-    """SIGTERM the process group (a warm shutdown for workers), SIGKILL it if still there after wait_s."""
-    try:
-        pid = int(pid_file.read_text())
-    except (OSError, ValueError):
-        return False
-    pid_file.unlink(missing_ok=True)
-    if not _alive(pid):
-        return False
-    _signal_group(pid, signal.SIGTERM)
+def _stop(run_dir: Path, names: tuple[str, ...], wait_s: float = SOFT_SHUTDOWN_S + 15) -> list[str]:
+    """SIGTERM these processes' groups together; SIGKILL what is still there after wait_s. Returns the
+    names that were running."""
+    running: dict[str, int] = {}
+    for name in names:
+        pid_file = run_dir / f"{name}.pid"
+        try:
+            pid = int(pid_file.read_text())
+        except (OSError, ValueError):
+            continue
+        pid_file.unlink(missing_ok=True)
+        if _alive(pid):
+            running[name] = pid
+            _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and any(_alive(pid) for pid in running.values()):
         time.sleep(0.1)
-    _signal_group(pid, signal.SIGKILL)
-    return True
+    for pid in running.values():
+        _signal_group(pid, signal.SIGKILL)
+    return list(running)
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

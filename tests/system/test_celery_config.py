@@ -6,7 +6,8 @@ import pytest
 import sqlalchemy.exc
 
 from shared.settings import Settings
-from workers.celery_app import ConfigError, app, create_app
+from pixels2posts.cli import stack
+from workers.celery_app import SOFT_SHUTDOWN_S, ConfigError, app, create_app
 
 
 def test_given_the_app_then_json_only_late_acks_events_and_one_visibility_timeout() -> None:
@@ -15,7 +16,7 @@ def test_given_the_app_then_json_only_late_acks_events_and_one_visibility_timeou
     assert conf.accept_content == conf.result_accept_content == ["json"]
     assert conf.task_acks_late and conf.task_reject_on_worker_lost
     assert conf.worker_send_task_events and conf.task_send_sent_event
-    assert conf.worker_soft_shutdown_timeout > 0
+    assert conf.worker_soft_shutdown_timeout == SOFT_SHUTDOWN_S == stack.SOFT_SHUTDOWN_S  # `down` waits for it
     visibility = conf.broker_transport_options["visibility_timeout"]
     assert visibility == conf.result_backend_transport_options["visibility_timeout"] == Settings().visibility_timeout_s
     assert {route["queue"] for route in conf.task_routes.values()} == {"vision", "language"}
