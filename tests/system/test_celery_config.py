@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy.exc
 
-from shared.settings import Settings
 from pixels2posts.cli import stack
+from shared.settings import Settings
 from workers.celery_app import SOFT_SHUTDOWN_S, ConfigError, app, create_app
 
 
