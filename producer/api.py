@@ -14,10 +14,12 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, Header, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from producer.auth import key_is_valid, parse_digests, presented_key
 from producer.metrics import JobStateCollector
@@ -91,6 +93,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="pixels2posts", version="1", description=__doc__, lifespan=lifespan)
     app.state.service = service
     app.add_exception_handler(P2PError, _p2p_error)  # type: ignore[arg-type]
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     authed = [Depends(require_key)]
 
     @app.post("/v1/jobs", status_code=202, response_model=JobAccepted, dependencies=authed,
@@ -196,6 +200,25 @@ def _parse(model: Any, value: Any) -> Any:
         return model.model_validate(value)
     except ValidationError as exc:
         raise HTTPException(422, json.loads(exc.json(include_url=False))) from exc
+
+
+_HTTP_CODES = {401: "unauthorized", 404: "not_found", 405: "method_not_allowed", 422: "invalid_request"}
+
+
+async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONResponse:
+    """Every error answers {"error": {"code", "message"}} (plus "details" for field errors)."""
+    code = _HTTP_CODES.get(exc.status_code, f"http_{exc.status_code}")
+    error: dict[str, Any] = {"code": code, "message": exc.detail if isinstance(exc.detail, str) else code}
+    if not isinstance(exc.detail, str):
+        error["details"] = exc.detail
+    return JSONResponse({"error": error}, status_code=exc.status_code, headers=exc.headers)
+
+
+async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    details = json.loads(json.dumps(exc.errors(), default=str))
+    message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in details)
+    return JSONResponse({"error": {"code": "invalid_request", "message": message, "details": details}},
+                        status_code=422)
 
 
 async def _p2p_error(_request: Request, exc: P2PError) -> JSONResponse:

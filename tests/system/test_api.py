@@ -49,7 +49,8 @@ def test_given_the_api_then_its_openapi_document_lists_every_route(client: TestC
 
 
 def test_given_no_or_a_wrong_key_when_calling_then_401_and_bearer_works(client: TestClient) -> None:
-    assert client.get("/v1/jobs/x", headers={"X-API-Key": ""}).status_code == 401
+    denied = client.get("/v1/jobs/x", headers={"X-API-Key": ""})
+    assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthorized"
     assert client.get("/v1/jobs/x", headers={"X-API-Key": "wrong"}).status_code == 401
     bearer = {"Authorization": f"Bearer {KEY}", "X-API-Key": ""}
     assert client.get("/v1/jobs/nope", headers=bearer).status_code == 404
@@ -98,7 +99,10 @@ def test_given_bad_fields_then_422_and_nothing_queued(client: TestClient, settin
     huge = client.post("/v1/jobs", content=b"x" * 400_000,
                        headers={"Content-Type": "multipart/form-data; boundary=zzz"})
     assert huge.status_code == 413
-    assert client.post("/v1/jobs", json={"image_url": "x", "nope": 1}).status_code == 422
+    unknown_field = client.post("/v1/jobs", json={"image_url": "x", "nope": 1})
+    assert unknown_field.status_code == 422 and unknown_field.json()["error"]["code"] == "invalid_request"
+    empty_batch = client.post("/v1/jobs:batch", json={"jobs": []})
+    assert empty_batch.status_code == 422 and "jobs" in empty_batch.json()["error"]["message"]
     no_file = client.post("/v1/jobs", files={"other": ("a", b"a")})
     assert no_file.status_code == 422
     refused = upload(client, jpeg_bytes(3), callback_url="http://169.254.169.254/hook")
