@@ -40,8 +40,10 @@ def write_data_yaml(out: Path) -> Path:
     return path
 
 
-def prepare(src: Path, out: Path, *, val_count: int, seed: int, fmt: str, quality: int, workers: int) -> int:
-    images = sorted((src / "train" / "images").glob("*.jpg"))
+def prepare(
+    src: Path, out: Path, *, val_count: int, seed: int, fmt: str, quality: int, workers: int, limit: int | None = None
+) -> int:
+    images = sorted((src / "train" / "images").glob("*.jpg"))[:limit]
     if not images:
         raise SystemExit(f"no train images under {src}/train/images")
     train, val = split_names(images, val_count, seed)
@@ -69,6 +71,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--format", choices=["WEBP", "JPEG"], default="WEBP")
     parser.add_argument("--quality", type=int, default=65)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--limit", type=int, default=None, help="only the first N train images (smoke runs)")
     args = parser.parse_args(argv)
     total = prepare(
         args.src,
@@ -78,6 +81,7 @@ def main(argv: list[str] | None = None) -> None:
         fmt=args.format,
         quality=args.quality,
         workers=args.workers,
+        limit=args.limit,
     )
     print(f"wrote {args.out}: {total / 2**20:.1f} MiB of images")
 
