@@ -116,12 +116,12 @@ def test_given_many_threads_when_writing_concurrently_then_every_result_is_for_i
 
     packs = [make_pack([("dress", [colour])], seed=colour) for colour in ("red", "black", "pink", "grey")] * 3
     fake_llm.responder = lambda body: answer(
-        f"A {body['messages'][-1]['content'].split('dress (')[1].split(')')[0]} dress.", ["#dress"])
+        f"A lovely {body['messages'][-1]['content'].split('dress (')[1].split(')')[0]} dress.", ["#dress"])
     writer = _writer(fake_settings)
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(pool.map(writer.write, packs))
     for pack, result in zip(packs, results, strict=True):
         colour = pack.garments[0].colours[0].name
-        assert result.caption == f"A {colour} dress." and not result.provenance.fallback
+        assert result.caption == f"A lovely {colour} dress." and not result.provenance.fallback
         assert result.evidence == pack
     assert writer.stats.published_llm == len(packs)

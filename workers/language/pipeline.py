@@ -16,11 +16,10 @@ from dataclasses import dataclass, field
 from shared.errors import LLMUnavailableError
 from shared.schemas import CaptionResult, EvidencePack, Provenance, ShopMetadata
 from shared.settings import Settings, get_settings
-from workers.language import deterministic, grounding, hashtags
+from workers.language import deterministic, grounding, hashtags, quality
 from workers.language.grounding import Evidence, GroundingReport
 from workers.language.llm_client import LLMClient, LLMOutputError, LLMReply, LLMRequestRejectedError
-from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VERSION, SYSTEM, build_messages
-from workers.language.vocabulary import words_of
+from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VERSION, build_messages
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +27,6 @@ DETERMINISTIC = "deterministic"
 TEMPERATURE_STEP = 0.2
 # after the endpoint failed (retries exhausted), captions skip it for this long instead of each paying the retries
 ENDPOINT_COOLDOWN_S = 30.0
-ECHO_NGRAM = 5
-_LINK = re.compile(r"https?://|www\.|\.com\b", re.IGNORECASE)
 
 
 @dataclass
@@ -41,7 +38,7 @@ class WriterStats:
     rejected_unsupported: int = 0
     rejected_coverage: int = 0
     rejected_banned: int = 0
-    rejected_echo: int = 0
+    rejected_quality: int = 0
     bad_output: int = 0
     endpoint_errors: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -119,9 +116,10 @@ class CaptionWriter:
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags), reply)
 
     def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None) -> bool:
-        if echoes_instructions(candidate.caption, meta):
-            log.info("rejected, caption echoes the prompt or shop text: %r", candidate.caption)
-            self.stats.add("rejected_echo")
+        issues = quality.problems(candidate.caption, meta)
+        if issues:
+            log.info("rejected (%s): %r", ", ".join(issues), candidate.caption)
+            self.stats.add("rejected_quality")
             return False
         if candidate.report.unsupported:
             log.info("rejected, unsupported claims: %s", candidate.report.unsupported)
@@ -158,21 +156,3 @@ def contains_banned(text: str, banned: list[str]) -> bool:
     lowered = text.lower()
     return any(re.search(rf"\b{re.escape(word.lower().strip())}", lowered) for word in banned if word.strip())
 
-
-def _ngrams(text: str, size: int) -> set[tuple[str, ...]]:
-    words = words_of(text)
-    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
-
-
-_SYSTEM_NGRAMS = _ngrams(SYSTEM, ECHO_NGRAM)
-
-
-def echoes_instructions(caption: str, meta: ShopMetadata | None) -> bool:
-    """A caption that repeats our instructions or the shop's title verbatim (5 words in a row), or carries a link,
-    is a prompt echo or an injection that got through, whatever attributes it names."""
-    if _LINK.search(caption):
-        return True
-    ngrams = _ngrams(caption, ECHO_NGRAM)
-    if ngrams & _SYSTEM_NGRAMS:
-        return True
-    return meta is not None and bool(meta.title) and bool(ngrams & _ngrams(meta.title or "", ECHO_NGRAM))
