@@ -65,3 +65,12 @@ def test_given_messy_tags_when_normalised_then_only_letters_and_digits_remain() 
     assert normalise("###") is None
     assert normalise("#2024") is None
     assert normalise("#" + "a" * 40) is None
+
+
+def test_given_a_crowded_photo_when_few_tags_are_allowed_then_coverage_tags_come_first() -> None:
+    pack = make_pack([("shirt", ["white"]), ("pants", ["navy"]), ("shoe", ["black"]), ("jacket", ["grey"]),
+                      ("bag", ["brown"]), ("hat", ["beige"])], fabric="cotton", gender="men")
+    tags = _compose(pack, [], ShopMetadata(max_hashtags=8))
+    assert tags == ["#whiteshirt", "#navytrousers", "#blackshoes", "#greyjacket", "#brownbag", "#beigehat",
+                    "#cotton", "#mensfashion"]
+    assert check(Evidence.of(pack), "x", tags).hashtag_coverage == 1.0

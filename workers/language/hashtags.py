@@ -49,21 +49,25 @@ def is_banned(tag: str, banned_words: list[str]) -> bool:
 
 
 def attribute_tags(evidence: Evidence) -> list[str]:
-    """Tags that carry the evidence: #navyjacket, #jacket, #linen, #womensfashion, most specific first."""
-    tags: list[str] = []
+    """Tags that carry the evidence, the most coverage per tag first: #navyjacket (colour and garment) for each
+    garment, then #cotton and #womensfashion, then plain garment tags and #cottonjacket."""
+    specific: list[str] = []
+    plain: list[str] = []
     for garment in evidence.garments:
         noun = GARMENT_NOUN.get(garment.label, garment.label)
         if garment.colours:
-            tags.append("#" + garment.colours[0].name.replace(" ", "") + noun)
-        tags.append("#" + noun)
+            specific.append("#" + garment.colours[0].name.replace(" ", "") + noun)
+            plain.append("#" + noun)
+        else:
+            specific.append("#" + noun)
     if evidence.fabric is not None:
-        tags.append("#" + evidence.fabric)
-        if evidence.garments:
-            first = evidence.garments[0].label
-            tags.append("#" + evidence.fabric + GARMENT_NOUN.get(first, first))
+        specific.append("#" + evidence.fabric)
     if evidence.gender is not None:
-        tags.append("#" + GENDER_TAG_PREFIX.get(evidence.gender, evidence.gender) + "fashion")
-    return tags
+        specific.append("#" + GENDER_TAG_PREFIX.get(evidence.gender, evidence.gender) + "fashion")
+    if evidence.fabric is not None and evidence.garments:
+        first = evidence.garments[0].label
+        plain.append("#" + evidence.fabric + GARMENT_NOUN.get(first, first))
+    return specific + plain
 
 
 def popular_tags() -> list[str]:
