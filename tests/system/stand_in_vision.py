@@ -2,7 +2,7 @@
 the same interface, one real batched ONNX Runtime call per batch (a tiny model: the mean colour of each image),
 evidence packs that pass the schema. Like a detector finding nothing, it refuses an all-black photo:
 the batch raises, which lets tests check that one bad image fails only its own job.
-P2P_TEST_VISION_SLEEP_S makes each batch take that long (a worker to kill mid-task)."""
+P2P_TEST_VISION_SLEEP_S makes each batch after the worker's warm-up take that long (a worker to kill mid-task)."""
 
 from __future__ import annotations
 
@@ -58,6 +58,7 @@ class MeanColourPipeline:
         self.settings = settings or get_settings()
         path = mean_colour_model(Path(tempfile.mkdtemp(prefix="p2p-stand-in-")) / "mean_colour.onnx")
         self.model = OrtModel(path, self.settings)
+        self.batches = 0
 
     def evidence_batch(self, images: Sequence[DecodedImage]) -> list[EvidencePack]:
         batch = np.stack([
@@ -65,7 +66,9 @@ class MeanColourPipeline:
             for image in images
         ])
         (means,) = self.model.run({"image": batch})
-        time.sleep(float(os.environ.get("P2P_TEST_VISION_SLEEP_S", "0")))
+        self.batches += 1
+        if self.batches > 1:
+            time.sleep(float(os.environ.get("P2P_TEST_VISION_SLEEP_S", "0")))
         if float(means.max(axis=1).min()) < BLACK:
             raise InvalidImageError("no garment found in an all-black photo")
         return [self._pack(image, mean) for image, mean in zip(images, means, strict=True)]
