@@ -23,9 +23,9 @@ PALETTE: tuple[PaletteColour, ...] = (
     PaletteColour("black", (26, 26, 28), "black"),
     PaletteColour("charcoal", (88, 89, 92), "grey"),
     PaletteColour("grey", (128, 128, 130), "grey"),
-    PaletteColour("light grey", (186, 186, 188), "grey"),
-    PaletteColour("silver", (170, 172, 180), "grey"),
-    PaletteColour("white", (246, 246, 244), "white"),
+    PaletteColour("light grey", (176, 176, 178), "grey"),
+    PaletteColour("silver", (160, 163, 172), "grey"),
+    PaletteColour("white", (238, 238, 236), "white"),
     PaletteColour("cream", (238, 230, 210), "white"),
     PaletteColour("beige", (214, 196, 168), "beige"),
     PaletteColour("camel", (190, 150, 105), "beige"),
@@ -53,7 +53,7 @@ PALETTE: tuple[PaletteColour, ...] = (
     PaletteColour("purple", (98, 48, 128), "lilac purple"),
     PaletteColour("orange", (238, 118, 34), "orange"),
     PaletteColour("coral", (240, 128, 108), "orange"),
-    PaletteColour("rust", (164, 72, 38), "orange"),
+    PaletteColour("rust", (176, 70, 30), "orange"),
     PaletteColour("yellow", (244, 212, 48), "yellow"),
     PaletteColour("mustard", (200, 160, 44), "yellow"),
     PaletteColour("gold", (196, 162, 86), "metal"),
@@ -123,10 +123,22 @@ def ciede2000(lab1: np.ndarray, lab2: np.ndarray) -> np.ndarray:
 PALETTE_LAB: np.ndarray = rgb_to_lab(np.array([c.rgb for c in PALETTE]))
 
 
+# below this chroma a colour is a neutral (more so when dark): a black suit under green stadium light is black
+NEUTRAL_CHROMA = 6.0
+DARK_NEUTRAL_CHROMA, DARK_LIGHTNESS = 14.0, 42.0
+_NEUTRAL = np.array([c.name in ("black", "charcoal", "grey", "light grey", "silver", "white") for c in PALETTE])
+
+
 def name_lab(lab: np.ndarray) -> list[str]:
-    """The nearest palette name (CIEDE2000) of each Lab colour in an [N, 3] array."""
+    """The nearest palette name (CIEDE2000) of each Lab colour in an [N, 3] array; neutrals stay neutral."""
     lab = np.atleast_2d(lab)
     distances = ciede2000(lab[:, None, :], PALETTE_LAB[None, :, :])
+    chroma = np.hypot(lab[:, 1], lab[:, 2])
+    hue = np.degrees(np.arctan2(lab[:, 2], lab[:, 1])) % 360
+    bluish = (hue > 230) & (hue < 320)  # navy is a real dark colour, not a lighting cast
+    dark_cast = (lab[:, 0] < DARK_LIGHTNESS) & (chroma < DARK_NEUTRAL_CHROMA) & ~bluish
+    neutral = (chroma < NEUTRAL_CHROMA) | dark_cast
+    distances[np.ix_(neutral, ~_NEUTRAL)] = np.inf
     return [PALETTE[i].name for i in distances.argmin(1)]
 
 

@@ -33,17 +33,27 @@ def _summary(path: Path, pack: EvidencePack) -> str:
               help="Write a picture with boxes, labels and colour swatches (OUT.png; OUT-<n>.png for many).")
 def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None) -> None:
     """Detect garments, name their colours, retrieve similar products and vote attributes."""
-    from shared.images import load_image
+    from shared.errors import P2PError
+    from shared.images import DecodedImage, load_image
     from workers.vision.draw import save_drawing
     from workers.vision.pipeline import VisionPipeline
 
     pipeline = VisionPipeline()
-    decoded = [load_image(path, min_side=pipeline.min_side) for path in images]
-    packs = pipeline.evidence_batch(decoded)
-    for n, (path, image, pack) in enumerate(zip(images, decoded, packs, strict=True)):
+    readable: list[tuple[Path, DecodedImage]] = []
+    failed = 0
+    for path in images:
+        try:
+            readable.append((path, load_image(path, min_side=pipeline.min_side)))
+        except P2PError as exc:  # one bad file must not cost the others their packs
+            failed += 1
+            click.echo(f"error [{exc.code}] {path}: {exc}", err=True)
+    packs = pipeline.evidence_batch([image for _, image in readable])
+    for n, ((path, image), pack) in enumerate(zip(readable, packs, strict=True)):
         click.echo(pack.model_dump_json() if as_json else _summary(path, pack))
         if draw_to is not None:
             target = draw_to if len(images) == 1 else draw_to.with_name(f"{draw_to.stem}-{n}{draw_to.suffix}")
             save_drawing(image, pack, target)
             if not as_json:
                 click.echo(f"  drawn: {target}")
+    if failed:
+        raise SystemExit(2)

@@ -74,24 +74,48 @@ def recall_at(image_emb: torch.Tensor, text_emb: torch.Tensor, ks: tuple[int, ..
     return {f"i2t_R@{k}": float((ranks < k).float().mean()) for k in ks}
 
 
+def cached_text_features(model: Any, tokenizer: Any, meta: list[dict[str, Any]], cache_dir: Path) -> torch.Tensor:
+    path = cache_dir / "text_pooled.pt"
+    if path.is_file():
+        return torch.load(path)
+    log.info("caching frozen text features for %d texts", len(meta))
+    pooled = pooled_text_features(model, tokenizer, [m["text"] for m in meta])
+    torch.save(pooled, path)
+    return pooled
+
+
+def label_targets(meta: list[dict[str, Any]], key: str, values: tuple[str, ...]) -> torch.Tensor:
+    """Class ids for an auxiliary head; -100 (ignored) where the catalogue has no label."""
+    return torch.tensor([values.index(m[key]) if m.get(key) in values else -100 for m in meta])
+
+
 def train(cache_dir: Path, out_dir: Path, epochs: int, batch_size: int = 128, lr: float = 2e-3,
-          threads: int = 2, seed: int = 0) -> dict[str, Any]:
+          threads: int = 2, seed: int = 0, init: Path | None = None, aux_weight: float = 0.5) -> dict[str, Any]:
+    """CLIP loss + (aux_weight x) cross-entropy of small gender/fabric heads on the image embedding: the heads
+    are dropped at export, they only shape the embedding so that neighbours share gender and fabric."""
     import open_clip
+
+    from shared.vocab import FABRICS, GENDERS
 
     torch.manual_seed(seed)
     np.random.seed(seed)
     torch.set_num_threads(threads)
     name = register_p2p_config()
     model = open_clip.create_model(name, pretrained_text=True)
+    if init is not None:
+        model.load_state_dict(torch.load(init, weights_only=True)["state_dict"])
     tokenizer = open_clip.get_tokenizer(name)
     images, meta = load_cache(cache_dir)
     train_idx = np.array([i for i, m in enumerate(meta) if m["split"] == "train"])
     test_idx = np.array([i for i, m in enumerate(meta) if m["split"] == "test"])
-    log.info("caching frozen text features for %d texts", len(meta))
-    pooled = pooled_text_features(model, tokenizer, [m["text"] for m in meta])
+    pooled = cached_text_features(model, tokenizer, meta, cache_dir)
+    genders, fabrics = label_targets(meta, "gender", GENDERS), label_targets(meta, "fabric", FABRICS)
+    embed_dim = model.text.proj.out_features
+    heads = torch.nn.ModuleDict({"gender": torch.nn.Linear(embed_dim, len(GENDERS)),
+                                 "fabric": torch.nn.Linear(embed_dim, len(FABRICS))})
     for p in model.text.transformer.parameters():
         p.requires_grad = False
-    params = [p for p in model.parameters() if p.requires_grad]
+    params = [p for p in model.parameters() if p.requires_grad] + list(heads.parameters())
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.05)
     steps_per_epoch = len(train_idx) // batch_size
     total, warmup = epochs * steps_per_epoch, steps_per_epoch // 2
@@ -112,6 +136,11 @@ def train(cache_dir: Path, out_dir: Path, epochs: int, batch_size: int = 128, lr
             logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
             labels = torch.arange(len(idx))
             loss = (F.cross_entropy(logits, labels) + F.cross_entropy(logits.T, labels)) / 2
+            if aux_weight > 0:
+                tid = torch.from_numpy(idx)
+                for key, targets in (("gender", genders[tid]), ("fabric", fabrics[tid])):
+                    if (targets >= 0).any():
+                        loss = loss + aux_weight * F.cross_entropy(heads[key](img * 10), targets, ignore_index=-100)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -139,6 +168,10 @@ if __name__ == "__main__":
     parser.add_argument("--epochs", type=int, default=12)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--lr", type=float, default=2e-3)
+    parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint")
+    parser.add_argument("--aux-weight", type=float, default=0.5)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(train(args.cache, args.out, args.epochs, args.batch_size, threads=args.threads))
+    print(train(args.cache, args.out, args.epochs, args.batch_size, lr=args.lr, threads=args.threads, init=args.init,
+                aux_weight=args.aux_weight))

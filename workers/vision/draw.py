@@ -45,8 +45,10 @@ def draw_evidence(image: DecodedImage, pack: EvidencePack) -> Image.Image:
             draw.text((lx, ly), label, fill=(0, 0, 0), font=font)
             y += swatch + 3
     attrs = pack.attributes
-    summary = " | ".join(f"{name}: {a.value or 'unknown'} ({a.confidence:.2f})"
-                         for name, a in (("gender", attrs.gender), ("fabric", attrs.fabric)))
+    summary = " | ".join(
+        f"{name}: {a.value or 'unknown'} ({a.confidence:.2f})"
+        for name, a in (("gender", attrs.gender), ("fabric", attrs.fabric))
+    )
     box = draw.textbbox((4, canvas.height - 4), summary, font=font, anchor="ld")
     draw.rectangle((box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3), fill=(0, 0, 0))
     draw.text((4, canvas.height - 4), summary, fill=(255, 255, 255), font=font, anchor="ld")

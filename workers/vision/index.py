@@ -98,6 +98,9 @@ class ProductIndex:
         self._manifest = json.loads(manifest.read_text())
         self._items = [json.loads(line) for line in (self.folder / ITEMS_FILE).read_text().splitlines() if line]
         self._faiss = faiss.read_index(str(self.folder / INDEX_FILE))
+        if gpu_available() and isinstance(self._faiss, faiss.IndexFlatIP):
+            # exact search on the GPU when this faiss build has one (the HNSW kind stays on the CPU)
+            self._faiss = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._faiss)
         if self._faiss.ntotal != len(self._items):
             raise IndexError_(f"{self.folder}: {self._faiss.ntotal} vectors but {len(self._items)} items")
 
@@ -140,7 +143,8 @@ class ProductIndex:
         import faiss
 
         self.folder.mkdir(parents=True, exist_ok=True)
-        faiss.write_index(self._faiss, str(self.folder / INDEX_FILE))
+        on_cpu = faiss.index_gpu_to_cpu(self._faiss) if hasattr(self._faiss, "getDevice") else self._faiss
+        faiss.write_index(on_cpu, str(self.folder / INDEX_FILE))
         (self.folder / ITEMS_FILE).write_text("".join(json.dumps(i, sort_keys=True) + "\n" for i in self._items))
         (self.folder / MANIFEST_FILE).write_text(json.dumps(self._manifest, indent=1, sort_keys=True) + "\n")
 
