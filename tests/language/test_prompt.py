@@ -25,7 +25,7 @@ def test_given_the_office_look_when_the_prompt_is_built_then_demos_precede_the_e
     messages = build_messages(office_pack, Evidence.of(office_pack))
     assert [m["role"] for m in messages] == ["system"] + ["user", "assistant"] * len(DEMOS) + ["user"]
     assert "Relaxed-fit jacket in soft cotton twill" in messages[0]["content"]  # the shop's style example
-    assert "MUST MENTION: navy jacket, white shirt, beige trousers, black shoes, cotton, women" in messages[-1][
+    assert "MUST MENTION: navy jacket in cotton, white shirt, beige trousers, black shoes, women" in messages[-1][
         "content"]
     assert PROMPT_VERSION.startswith("caption-v")
 

@@ -14,7 +14,7 @@ from shared.schemas import EvidencePack, ShopMetadata
 from workers.language.grounding import Evidence
 from workers.language.vocabulary import GARMENT_NOUN, GENDER_WORDS
 
-PROMPT_VERSION = "caption-v2"
+PROMPT_VERSION = "caption-v3"
 MAX_CAPTION_CHARS = 280
 MAX_LLM_HASHTAGS = 10
 MAX_SHOP_FIELD_CHARS = 160
@@ -58,16 +58,17 @@ class Demo:
 DEMOS: tuple[Demo, ...] = (
     Demo(
         "garments: jacket (navy), shirt (white), shoe (black)\nfabric: cotton\ngender: women\n"
-        "MUST MENTION: navy jacket, white shirt, black shoes, cotton, women",
+        "MUST MENTION: navy jacket in cotton, white shirt, black shoes, women",
         {
-            "caption": "Navy jacket, crisp white shirt and black shoes, all in cotton: an easy office look for women.",
+            "caption": "A navy jacket in cotton over a crisp white shirt, with black shoes: an easy office look "
+                       "for women.",
             "hashtags": ["#navyjacket", "#whiteshirt", "#blackshoes", "#cotton", "#womensfashion"],
         },
     ),
     Demo(
-        "garments: dress (red)\nfabric: linen\nMUST MENTION: red dress, linen",
+        "garments: dress (red)\nfabric: linen\nMUST MENTION: red dress in linen",
         {
-            "caption": "A red linen dress that keeps summer days light and bright.",
+            "caption": "A red dress in linen that keeps summer days light and bright.",
             "hashtags": ["#reddress", "#linen", "#summerstyle"],
         },
     ),
@@ -83,7 +84,8 @@ DEMOS: tuple[Demo, ...] = (
 
 
 def must_mention(evidence: Evidence) -> list[str]:
-    """Phrases that cover every evidence attribute: "navy jacket", "cotton", "women"."""
+    """Phrases that cover every evidence attribute: "navy jacket in cotton", "white shirt", "women". The fabric
+    rides on the first garment: listed alone, a small model writes "a cotton" as if it were a garment."""
     phrases: list[str] = []
     covered: set[tuple[str, str]] = set()
     for garment in evidence.garments:
@@ -94,7 +96,10 @@ def must_mention(evidence: Evidence) -> list[str]:
         phrases.append(f"{colour} {noun}" if colour else noun)
         covered |= {("garment", garment.label), ("colour", colour or "")}
     if evidence.fabric:
-        phrases.append(evidence.fabric)
+        if phrases:
+            phrases[0] += f" in {evidence.fabric}"
+        else:
+            phrases.append(evidence.fabric)
     if evidence.gender:
         phrases.append(GENDER_WORDS[evidence.gender][0] if evidence.gender in GENDER_WORDS else evidence.gender)
     return phrases

@@ -10,6 +10,8 @@ from workers.language.prompt import DEMOS, SYSTEM
 from workers.language.vocabulary import lemma, senses, words_of
 
 ECHO_NGRAM = 5
+# a demonstration's turn of phrase may be reused ("an easy look for women"); a near-verbatim copy may not
+DEMO_COPY_NGRAM = 8
 MIN_WORDS = 4
 _LINK = re.compile(r"https?://|www\.|\.com\b|@\w", re.IGNORECASE)
 _ARTICLES = frozenset({"a", "an", "one"})
@@ -21,7 +23,7 @@ def _ngrams(text: str, size: int) -> set[tuple[str, ...]]:
 
 
 _SYSTEM_NGRAMS = _ngrams(SYSTEM, ECHO_NGRAM)
-_DEMO_NGRAMS = set().union(*(_ngrams(str(demo.answer["caption"]), ECHO_NGRAM) for demo in DEMOS))
+_DEMO_NGRAMS = set().union(*(_ngrams(str(demo.answer["caption"]), DEMO_COPY_NGRAM) for demo in DEMOS))
 
 
 def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
@@ -34,7 +36,7 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("echoes the instructions")
     if meta is not None and meta.title and ngrams & _ngrams(meta.title, ECHO_NGRAM):
         found.append("echoes the shop title")
-    if ngrams & _DEMO_NGRAMS:
+    if _ngrams(caption, DEMO_COPY_NGRAM) & _DEMO_NGRAMS:
         found.append("copies a demonstration")
     words = words_of(caption)
     if len(words) < MIN_WORDS:
