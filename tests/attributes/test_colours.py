@@ -67,3 +67,17 @@ def test_hm_product_shots_are_named_in_their_master_colour_family(shared_dir: Pa
     hits = [FAMILY_OF[dominant_colours(load_image(i.image).rgb)[0].name] == i.colour for i in items]
     assert len(hits) == 60
     assert np.mean(hits) >= 0.55
+
+
+def test_person_mask_from_deeplab_covers_the_people_not_the_crowd(shared_dir: Path,
+                                                                  sample_photos: dict[str, Path]) -> None:
+    from workers.vision.colours import PersonMasker
+
+    masker = PersonMasker(shared_dir / "weights/deeplabv3-mnv2-pascal-int8.tflite")
+    image = load_image(sample_photos["zidane"])
+    mask = masker(image.rgb)
+    assert mask.shape == image.rgb.shape[:2]
+    assert mask[400:700, 200:600].mean() > 0.9      # Zidane's jacket
+    assert mask[50:150, 50:300].mean() < 0.1        # blurred stadium background
+    jacket = dominant_colours(image.rgb[320:720, 140:680], mask[320:720, 140:680])
+    assert jacket[0].name in ("black", "charcoal")
