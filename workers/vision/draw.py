@@ -27,23 +27,26 @@ def draw_evidence(image: DecodedImage, pack: EvidencePack) -> Image.Image:
     side = max(canvas.size)
     font = _font(max(11, side // 50))
     swatch = max(10, side // 45)
+    taken: list[tuple[float, float, float, float]] = []  # label blocks already drawn: never overlap them
     for n, garment in enumerate(pack.garments):
         colour = BOX_COLOURS[n % len(BOX_COLOURS)]
         x1, y1, x2, y2 = (v / image.scale for v in garment.box)
         draw.rectangle((x1, y1, x2, y2), outline=colour, width=max(2, side // 300))
-        text = f"{garment.label} {garment.score:.2f}"
-        left, top, right, bottom = draw.textbbox((x1 + 3, y1 + 2), text, font=font)
-        draw.rectangle((left - 2, top - 2, right + 2, bottom + 2), fill=colour)
-        draw.text((x1 + 3, y1 + 2), text, fill=(0, 0, 0), font=font)
-        y = bottom + 4
-        for c in garment.colours:
-            draw.rectangle((x1 + 3, y, x1 + 3 + swatch, y + swatch), fill=tuple(c.rgb), outline=(0, 0, 0))
-            label = f"{c.name} {round(c.share * 100)}%"
-            lx, ly = x1 + 6 + swatch, y
-            box = draw.textbbox((lx, ly), label, font=font)
-            draw.rectangle((box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1), fill=(255, 255, 255))
-            draw.text((lx, ly), label, fill=(0, 0, 0), font=font)
-            y += swatch + 3
+        lines = [f"{garment.label} {garment.score:.2f}"] + [f"{c.name} {round(c.share * 100)}%"
+                                                           for c in garment.colours]
+        line_height = max(swatch, draw.textbbox((0, 0), "Ag", font=font)[3]) + 4
+        width = max(draw.textlength(line, font=font) for line in lines) + swatch + 10
+        height = line_height * len(lines) + 4
+        top = y1 + 2
+        while any(x1 < b[2] and x1 + width > b[0] and top < b[3] and top + height > b[1] for b in taken):
+            top = max(b[3] for b in taken if x1 < b[2] and x1 + width > b[0] and top < b[3]) + 2
+        taken.append((x1, top, x1 + width, top + height))
+        draw.rectangle((x1, top, x1 + width, top + height), fill=(255, 255, 255), outline=colour, width=2)
+        draw.text((x1 + 4, top + 2), lines[0], fill=(0, 0, 0), font=font)
+        for row, c in enumerate(garment.colours, start=1):
+            y = top + 2 + row * line_height
+            draw.rectangle((x1 + 4, y, x1 + 4 + swatch, y + swatch), fill=tuple(c.rgb), outline=(0, 0, 0))
+            draw.text((x1 + 8 + swatch, y), lines[row], fill=(0, 0, 0), font=font)
     attrs = pack.attributes
     summary = " | ".join(
         f"{name}: {a.value or 'unknown'} ({a.confidence:.2f})"
