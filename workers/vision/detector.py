@@ -106,8 +106,10 @@ class GarmentDetector:
 
     def prepare(self, images: Sequence[DecodedImage]) -> PreparedBatch:
         canvas, placements = letterbox_batch([image.rgb for image in images], self.input_size)
-        tensor = (canvas.transpose(0, 3, 1, 2).astype(np.float32) / 255).astype(self._input_dtype(), copy=False)
-        return PreparedBatch(np.ascontiguousarray(tensor), placements, [image.scale for image in images])
+        # one pass: NHWC uint8 -> contiguous NCHW float in [0, 1] (no intermediate full-size copies)
+        tensor = np.empty((canvas.shape[0], 3, *canvas.shape[1:3]), dtype=self._input_dtype())
+        np.multiply(canvas.transpose(0, 3, 1, 2), np.float32(1 / 255), out=tensor, casting="unsafe")
+        return PreparedBatch(tensor, placements, [image.scale for image in images])
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
         """The raw model output for a prepared batch: (N, 4 + classes, anchors), boxes as cx, cy, w, h."""
