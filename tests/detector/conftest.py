@@ -11,7 +11,6 @@ import pytest
 from shared.settings import REPO_ROOT, Settings
 
 MODEL = REPO_ROOT / "models" / "detector" / "garments-yolov8n.onnx"
-CLASS_NAMES = ("sunglass", "hat", "jacket", "shirt", "pants", "shorts", "skirt", "dress", "bag", "shoe")
 
 
 @pytest.fixture(scope="session")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.detector.conftest import CLASS_NAMES
+from shared.vocab import GARMENT_LABELS
 
 pytestmark = pytest.mark.slow
 CLI = str(Path(sys.executable).parent / "pixels2posts")
@@ -46,7 +46,7 @@ def test_given_a_labelled_folder_when_eval_detector_runs_then_it_prints_and_writ
     metrics = json.loads(out.read_text())
     assert metrics["images"] == 16
     assert 0.5 < metrics["map50"] <= 1.0 and 0.0 < metrics["map50_95"] < metrics["map50"]
-    assert set(metrics["per_class"]) <= set(CLASS_NAMES)
+    assert set(metrics["per_class"]) <= set(GARMENT_LABELS)
     assert f"{metrics['map50']:.4f}" in done.stdout
 
 

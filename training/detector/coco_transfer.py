@@ -20,7 +20,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-GARMENT_NAMES = ("sunglass", "hat", "jacket", "shirt", "pants", "shorts", "skirt", "dress", "bag", "shoe")
+from shared.vocab import GARMENT_LABELS
 
 
 def dequantised_weights(onnx_path: Path) -> dict[str, np.ndarray]:
@@ -150,7 +150,7 @@ def save_checkpoint(model: Any, out: Path) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--onnx", type=Path, default=Path("../shared/weights/yolov8n-coco-int8.onnx"))
-    parser.add_argument("--nc", type=int, default=len(GARMENT_NAMES))
+    parser.add_argument("--nc", type=int, default=len(GARMENT_LABELS))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--calibrate",
@@ -159,7 +159,7 @@ def main(argv: list[str] | None = None) -> None:
         help="image folder whose statistics un-fuse BatchNorm (else BN is a pass-through)",
     )
     args = parser.parse_args(argv)
-    names = GARMENT_NAMES if args.nc == len(GARMENT_NAMES) else None
+    names = GARMENT_LABELS if args.nc == len(GARMENT_LABELS) else None
     model, skipped = transferred_model(args.onnx, args.nc, names, args.calibrate)
     if skipped:
         raise SystemExit(f"weights not transferred: {skipped}")

@@ -2,7 +2,8 @@
 
 The GPU machine takes at most 64 MiB of carried files, so images are re-encoded (WebP, same 400x600 size) and a
 fixed, seeded holdout of the train split becomes the validation set used for best-checkpoint selection. The test
-split is never copied: it is for reporting only.
+split is never copied: it is for reporting only. training.detector.train writes the data.yaml for the machine it
+runs on.
 
     python -m training.detector.prepare_data --src ../shared/data/colorful-fashion --out .devdata/cf
 """
@@ -17,8 +18,6 @@ from pathlib import Path
 
 from PIL import Image
 
-from training.detector.coco_transfer import GARMENT_NAMES
-
 
 def _encode(job: tuple[Path, Path, str, int]) -> int:
     src, dst, fmt, quality = job
@@ -31,13 +30,6 @@ def split_names(images: list[Path], val_count: int, seed: int) -> tuple[list[Pat
     shuffled = sorted(images)
     random.Random(seed).shuffle(shuffled)
     return sorted(shuffled[val_count:]), sorted(shuffled[:val_count])
-
-
-def write_data_yaml(out: Path) -> Path:
-    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(GARMENT_NAMES))
-    path = out / "data.yaml"
-    path.write_text(f"path: {out.resolve()}\ntrain: train/images\nval: val/images\nnames:\n{names}\n")
-    return path
 
 
 def prepare(
@@ -58,7 +50,6 @@ def prepare(
             jobs.append((image, out / split / "images" / f"{image.stem}{suffix}", fmt, quality))
     with ProcessPoolExecutor(max_workers=workers) as pool:
         total = sum(pool.map(_encode, jobs, chunksize=32))
-    write_data_yaml(out)
     return total
 
 

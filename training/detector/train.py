@@ -20,14 +20,14 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("YOLO_OFFLINE", "1")
+from shared.vocab import GARMENT_LABELS
 
-NAMES = ("sunglass", "hat", "jacket", "shirt", "pants", "shorts", "skirt", "dress", "bag", "shoe")
+os.environ.setdefault("YOLO_OFFLINE", "1")
 
 
 def write_data_yaml(data_dir: Path) -> Path:
     """A data.yaml with this machine's absolute path (the copy may have moved)."""
-    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(NAMES))
+    names = "\n".join(f"  {i}: {name}" for i, name in enumerate(GARMENT_LABELS))
     path = data_dir / "data.yaml"
     path.write_text(f"path: {data_dir.resolve()}\ntrain: train/images\nval: val/images\nnames:\n{names}\n")
     return path
