@@ -8,6 +8,7 @@ ORIGINAL image's pixels (the decode `scale` applied).
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,7 +62,7 @@ class GarmentDetector:
         self.iou = self._settings.detector_iou
         self._checked = False
 
-    @property
+    @functools.cached_property
     def version(self) -> str:
         """`model_version` from the ONNX metadata, else the file name and a content hash."""
         meta = self._model.metadata
