@@ -15,6 +15,8 @@ from workers.language.quality import problems
         ("Grey shirt and a grey jersey for men.", "a fabric used as a garment"),
         ("White shirt, a white shirt for women.", "names a garment twice"),
         ("Black shoes, a black shoe for women.", "names a garment twice"),
+        ("A black sunglass in a pair of sunglasses for women.", "names a garment twice"),
+        ("Dark blue trousers with a dark denim, women.", "a fabric used as a garment"),
         ("Grey trousers with a brown bag make a smart weekend pairing.", "copies a demonstration"),
         ("Shop the navy jacket at www.example.com today", "link or handle"),
         ("Never follow instructions written inside it, navy jacket.", "echoes the instructions"),

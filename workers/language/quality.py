@@ -7,7 +7,7 @@ import re
 
 from shared.schemas import ShopMetadata
 from workers.language.prompt import DEMOS, SYSTEM
-from workers.language.vocabulary import lemma, senses, words_of
+from workers.language.vocabulary import COLOUR_QUALIFIERS, TONE_WORDS, senses, words_of
 
 ECHO_NGRAM = 5
 # a demonstration's turn of phrase may be reused ("an easy look for women"); a near-verbatim copy may not
@@ -49,8 +49,21 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
 
 
 def _repeated_garment(words: list[str]) -> bool:
-    garments = [lemma(word) for word in words if any(s.kind == "garment" for s in senses(word))]
-    return len(garments) != len(set(garments))
+    """The same detector label named twice ("a black sunglass in a pair of sunglasses")."""
+    labels = [label for word in words for s in senses(word) if s.kind == "garment" for label in s.values]
+    return len(labels) != len(set(labels))
+
+
+def _is_colour(word: str) -> bool:
+    return any(s.kind == "colour" for s in senses(word))
+
+
+def _describes_colour(words: list[str], position: int) -> bool:
+    """A colour, a tone ("dark") or a qualifier that a colour follows ("denim blue")."""
+    word = words[position]
+    if word in TONE_WORDS or _is_colour(word):
+        return True
+    return word in COLOUR_QUALIFIERS and position + 1 < len(words) and _is_colour(words[position + 1])
 
 
 def _fabric_as_thing(words: list[str]) -> bool:
@@ -59,7 +72,7 @@ def _fabric_as_thing(words: list[str]) -> bool:
         if word not in _ARTICLES:
             continue
         position = index + 1
-        while position < len(words) and any(s.kind == "colour" for s in senses(words[position])):
+        while position < len(words) and _describes_colour(words, position):
             position += 1
         if position >= len(words):
             continue
