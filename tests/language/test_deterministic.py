@@ -39,6 +39,7 @@ def test_given_a_brand_when_written_then_it_leads_unless_it_makes_claims_or_is_b
 ) -> None:
     evidence = Evidence.of(office_pack)
     sha = office_pack.image.sha256
-    assert write_caption(evidence, ShopMetadata(brand="Northwind"), sha).startswith("Northwind: ")
+    branded = write_caption(evidence, ShopMetadata(brand="Northwind"), sha)
+    assert branded.startswith("Northwind: A navy jacket") and branded.count(":") == 1
     assert "Red" not in write_caption(evidence, ShopMetadata(brand="Red Silk Co"), sha)
     assert "Northwind" not in write_caption(evidence, ShopMetadata(brand="Northwind", banned_words=["north"]), sha)

@@ -25,15 +25,17 @@ TEMPLATES: tuple[str, ...] = (
 
 def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str) -> str:
     phrases = garment_phrases(evidence.garments)
+    brand = _safe_brand(meta)
     fabric = f", in {evidence.fabric}" if evidence.fabric else ""
     gender = f", {GENDER_PHRASE.get(evidence.gender, evidence.gender)}" if evidence.gender else ""
     if not phrases:
         caption = f"A fresh look{fabric}{gender}, ready to wear."
     else:
-        template = TEMPLATES[int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16) % len(TEMPLATES)]
+        # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
+        pick = 0 if brand else int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16) % len(TEMPLATES)
+        template = TEMPLATES[pick]
         caption = template.format(items=_join(phrases), fabric=fabric, gender=gender)
         caption = caption[0].upper() + caption[1:]
-    brand = _safe_brand(meta)
     return f"{brand}: {caption}" if brand else caption
 
 
