@@ -28,10 +28,12 @@ def draw_evidence(image: DecodedImage, pack: EvidencePack) -> Image.Image:
     font = _font(max(11, side // 50))
     swatch = max(10, side // 45)
     taken: list[tuple[float, float, float, float]] = []  # label blocks already drawn: never overlap them
+    for n, garment in enumerate(pack.garments):  # all boxes first, so no box is drawn over a label
+        x1, y1, x2, y2 = (v / image.scale for v in garment.box)
+        draw.rectangle((x1, y1, x2, y2), outline=BOX_COLOURS[n % len(BOX_COLOURS)], width=max(2, side // 300))
     for n, garment in enumerate(pack.garments):
         colour = BOX_COLOURS[n % len(BOX_COLOURS)]
-        x1, y1, x2, y2 = (v / image.scale for v in garment.box)
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=max(2, side // 300))
+        x1, y1 = (v / image.scale for v in garment.box[:2])
         lines = [f"{garment.label} {garment.score:.2f}"] + [f"{c.name} {round(c.share * 100)}%"
                                                            for c in garment.colours]
         line_height = max(swatch, draw.textbbox((0, 0), "Ag", font=font)[3]) + 4
