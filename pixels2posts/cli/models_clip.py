@@ -25,7 +25,13 @@ def _training_importable() -> None:
               show_default=True)
 @click.option("--epochs", type=int, default=12, show_default=True)
 @click.option("--threads", type=int, default=2, show_default=True)
-def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int) -> None:
+@click.option("--lr", type=float, default=2e-3, show_default=True)
+@click.option("--aux-weight", type=float, default=0.5, show_default=True,
+              help="Weight of the gender/fabric heads' cross-entropy (0: plain CLIP loss).")
+@click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="Continue from this checkpoint (a new schedule).")
+def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: float, aux_weight: float,
+               init: Path | None) -> None:
     """Train our small open_clip model (LCNet image tower, frozen MiniLM text tower) on the H&M catalogue."""
     _training_importable()
     import os
@@ -35,10 +41,10 @@ def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int) -> None:
     from training.clip.data import prepare
     from training.clip.train import train
 
-    cache = run_dir / f"cache{IMAGE_SIZE}"
+    cache = run_dir.parent / f"cache{IMAGE_SIZE}"
     if not (cache / "images.npy").is_file():
         click.echo(f"preparing {cache}: {prepare(catalog, cache, IMAGE_SIZE)}")
-    click.echo(json.dumps(train(cache, run_dir, epochs, threads=threads)))
+    click.echo(json.dumps(train(cache, run_dir, epochs, lr=lr, threads=threads, init=init, aux_weight=aux_weight)))
 
 
 @click.command("export-clip")
