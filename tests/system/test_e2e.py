@@ -27,7 +27,6 @@ from producer import Client
 from producer.auth import key_digest
 from producer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.services import free_port
-from shared.settings import Settings
 from tests.language import fake_openai
 from tests.system.helpers import Reply, http_server, jpeg_bytes
 
@@ -41,18 +40,8 @@ STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
 REAL = "workers.vision.pipeline:VisionPipeline"
 
 
-def bundled_vision_models() -> bool:
-    """The real vision stage runs once its bundled models are committed (detector, CLIP image tower, index)."""
-    from workers.vision.detector import BUNDLED_DETECTOR
-    from workers.vision.embedder import IMAGE_ONNX
-    from workers.vision.pipeline import BUNDLED_INDEX
-
-    models = Settings().models_dir
-    return all((models / name).exists() for name in (BUNDLED_DETECTOR, IMAGE_ONNX, BUNDLED_INDEX))
-
-
-# the 50-job run uses the real vision stage when it can (P2P_E2E_VISION_STAGE overrides)
-MAIN_STAGE = os.environ.get("P2P_E2E_VISION_STAGE") or (REAL if bundled_vision_models() else STAND_IN)
+# the 50-job run uses the real vision stage and its bundled models (P2P_E2E_VISION_STAGE overrides, for debugging)
+MAIN_STAGE = os.environ.get("P2P_E2E_VISION_STAGE") or REAL
 
 
 @dataclass
