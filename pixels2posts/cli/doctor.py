@@ -11,12 +11,6 @@ import click
 
 from shared.settings import Settings, get_settings
 
-BUNDLED_MODELS: dict[str, str] = {
-    "detector": "detector/garments-yolov8n.onnx",
-    "clip image tower": "clip/image.onnx",
-    "clip text tower": "clip/text.onnx",
-}
-
 
 @dataclass(frozen=True)
 class Check:
@@ -26,8 +20,10 @@ class Check:
     fix: str = ""
 
 
-def check_model(name: str, path: Path) -> Check:
+def check_model(name: str, path: Path, *, required: bool = True) -> Check:
     if not path.is_file():
+        if not required:
+            return Check(name, True, f"{path} absent (optional)")
         return Check(name, False, f"{path} not found", "run `pixels2posts models list` and set the P2P_*_PATH setting")
     try:
         import onnxruntime as ort
@@ -39,7 +35,9 @@ def check_model(name: str, path: Path) -> Check:
 
 
 def check_index(settings: Settings) -> Check:
-    folder = settings.index_dir or settings.models_dir / "index"
+    from workers.vision.pipeline import BUNDLED_INDEX
+
+    folder = settings.index_dir or settings.models_dir / BUNDLED_INDEX
     if not (folder / "manifest.json").is_file():
         return Check("product index", False, f"no manifest.json in {folder}", "run `pixels2posts index build CATALOG`")
     return Check("product index", True, str(folder))
@@ -104,18 +102,25 @@ def check_llm(settings: Settings) -> Check:
     return Check("llm endpoint", True, settings.llm_base_url)
 
 
+def model_checks(settings: Settings) -> list[Callable[[], Check]]:
+    from workers.vision.detector import BUNDLED_DETECTOR
+    from workers.vision.embedder import IMAGE_ONNX, TEXT_ONNX
+
+    detector = settings.model_file(settings.detector_path, BUNDLED_DETECTOR)
+    image_tower = settings.model_file(settings.clip_image_path, IMAGE_ONNX)
+    text_tower = settings.model_file(settings.clip_text_path, TEXT_ONNX)
+    return [
+        lambda: check_model("detector", detector),
+        lambda: check_model("clip image tower", image_tower),
+        # retrieval is image-to-image: the text tower is only for text queries
+        lambda: check_model("clip text tower", text_tower, required=False),
+        lambda: check_index(settings),
+    ]
+
+
 def run_checks(settings: Settings) -> list[Check]:
-    probes: list[Callable[[], Check]] = [lambda: check_onnxruntime(settings)]
-    for name, bundled in BUNDLED_MODELS.items():
-        configured = {
-            "detector": settings.detector_path,
-            "clip image tower": settings.clip_image_path,
-            "clip text tower": settings.clip_text_path,
-        }[name]
-        path = settings.model_file(configured, bundled)
-        probes.append(lambda name=name, path=path: check_model(name, path))  # type: ignore[misc]
-    probes += [lambda: check_index(settings), lambda: check_redis(settings), lambda: check_database(settings)]
-    probes.append(lambda: check_llm(settings))
+    probes: list[Callable[[], Check]] = [lambda: check_onnxruntime(settings), *model_checks(settings)]
+    probes += [lambda: check_redis(settings), lambda: check_database(settings), lambda: check_llm(settings)]
     return [probe() for probe in probes]
 
 
