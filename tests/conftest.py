@@ -10,6 +10,10 @@ import pytest
 
 from shared.services import free_port, start_redis, stop_redis
 
+# Ultralytics (imported by the training tests) must never pip-install or reach the network from a test run
+os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+os.environ.setdefault("YOLO_OFFLINE", "true")
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared").resolve()
 
