@@ -1,14 +1,13 @@
-"""The `pixels2posts` command. Sub-commands live in their own modules and load lazily, so `--help` stays fast
-and a command's heavy imports (onnxruntime, faiss, celery) happen only when it runs."""
+"""The `pixels2posts` command. Sub-commands live in their own modules and load lazily (`pixels2posts.cli.lazy`)."""
 
 from __future__ import annotations
 
-import importlib
 import logging
 import sys
 
 import click
 
+from pixels2posts.cli.lazy import LazyGroup
 from shared.errors import P2PError
 
 # command name -> "module:attribute"
@@ -28,35 +27,7 @@ COMMANDS: dict[str, str] = {
 }
 
 
-class LazyGroup(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            return _not_available(cmd_name)
-        command: click.Command = getattr(module, attribute)
-        return command
-
-
-def _not_available(name: str) -> click.Command:
-    @click.command(name=name, context_settings={"ignore_unknown_options": True, "allow_extra_args": True})
-    def placeholder() -> None:
-        raise click.ClickException(f"`pixels2posts {name}` is not available yet in this build")
-
-    placeholder.help = "(not available yet)"
-    return placeholder
-
-
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, lazy=COMMANDS)
 @click.option("-v", "--verbose", is_flag=True, help="Log at DEBUG level.")
 @click.version_option(package_name="pixels2posts")
 def cli(verbose: bool) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
-
 import click
+
+from pixels2posts.cli.lazy import LazyGroup
 
 # sub-command name -> "module:attribute", loaded only when asked for
 MODEL_COMMANDS: dict[str, str] = {
@@ -18,27 +18,6 @@ MODEL_COMMANDS: dict[str, str] = {
 }
 
 
-class _LazyModels(click.Group):
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(MODEL_COMMANDS)
-
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        target = MODEL_COMMANDS.get(cmd_name)
-        if target is None:
-            return None
-        module_name, attribute = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            from pixels2posts.cli import _not_available
-
-            return _not_available(f"models {cmd_name}")
-        command: click.Command = getattr(module, attribute)
-        return command
-
-
-@click.group(cls=_LazyModels)
+@click.group(cls=LazyGroup, lazy=MODEL_COMMANDS)
 def models() -> None:
     """Train, export, list and evaluate models."""
