@@ -88,7 +88,7 @@ def eval_attributes(catalog: Path, index_dir: Path | None, limit: int | None, co
         click.echo("warning: this index may hold test products; numbers would be optimistic", err=True)
     items = test_items(catalog, limit)
     report = {"retrieval": evaluate_retrieval(items, ClipEmbedder(settings), index, settings.top_k,
-                                              settings.attribute_min_confidence),
+                                              settings.attribute_thresholds),
               "colour": evaluate_colours(items[:colour_limit])}
     click.echo(f"{'attribute':<10} {'n':>5} {'acc':>6} {'macroF1':>8} {'majority':>9} {'cov@thr':>8} {'acc@thr':>8}")
     for name in ("gender", "fabric"):

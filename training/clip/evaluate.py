@@ -8,7 +8,7 @@ Colour: the top named colour's family vs H&M `perceived_colour_master_name`.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -39,12 +39,12 @@ def test_items(catalog_dir: Path, limit: int | None = None) -> list[CatalogItem]
 
 
 def evaluate_retrieval(items: Sequence[CatalogItem], embedder: ClipEmbedder, index: ProductIndex, k: int,
-                       threshold: float) -> dict[str, Any]:
+                       thresholds: Mapping[str, float]) -> dict[str, Any]:
     vectors, kept, _ = embed_items(items, embedder)
     scores, rows = index.search(vectors, k)
     calibrator = Calibrator(index.manifest.get("calibration"))
     train_labels = [index.item(r) for r in range(index.count)]
-    report: dict[str, Any] = {"queries": len(kept), "k": k, "threshold": threshold}
+    report: dict[str, Any] = {"queries": len(kept), "k": k, "thresholds": dict(thresholds)}
     for name in VOTED_ATTRIBUTES:
         truth, predicted, confident = [], [], []
         for item, row_scores, row_found in zip(kept, scores, rows, strict=True):
@@ -55,7 +55,7 @@ def evaluate_retrieval(items: Sequence[CatalogItem], embedder: ClipEmbedder, ind
             one = vote([label for label, _ in found], [s for _, s in found])
             truth.append(expected)
             predicted.append(one.value)
-            confident.append(calibrator(name, one.share) >= threshold and one.value is not None)
+            confident.append(calibrator(name, one.share) >= thresholds[name] and one.value is not None)
         majority = Counter(lab.get(name) for lab in train_labels if lab.get(name)).most_common(1)[0][0]
         hits = [t == p for t, p in zip(truth, predicted, strict=True)]
         sure = [h for h, c in zip(hits, confident, strict=True) if c]

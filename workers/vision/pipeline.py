@@ -154,6 +154,6 @@ class VisionPipeline:
 
     def _attributes(self, votes: dict[str, Vote]) -> Attributes:
         calibrator = Calibrator(self.index.manifest.get("calibration"))
-        threshold = self.settings.attribute_min_confidence
-        return Attributes(gender=calibrator.attribute("gender", votes["gender"], threshold),
-                          fabric=calibrator.attribute("fabric", votes["fabric"], threshold))
+        thresholds = self.settings.attribute_thresholds
+        return Attributes(gender=calibrator.attribute("gender", votes["gender"], thresholds["gender"]),
+                          fabric=calibrator.attribute("fabric", votes["fabric"], thresholds["fabric"]))
