@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     clip_image_path: Path | None = Field(None, description="CLIP image-tower ONNX; default: the bundled one.")
     clip_text_path: Path | None = Field(None, description="CLIP text-tower ONNX; default: the bundled one.")
     index_dir: Path | None = Field(None, description="Product index folder; default: the bundled demo index.")
+    garment_min_score: float = Field(
+        0.35, ge=0.0, le=1.0, description="Detections below this score stay out of the evidence pack."
+    )
     top_k: int = Field(10, ge=1, le=200, description="Neighbours retrieved per garment.")
     # a wrong gender or fabric in a published caption costs more than an omitted one: the thresholds sit where the
     # held-out H&M accuracy of the answered votes is above 0.93 (models/clip/MODEL_CARD.md)

@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 BUNDLED_INDEX = "index"
 MIN_CROP_SIDE = 4
+# class-aware NMS keeps a "shirt" on the very box of a "jacket", and a "shoe" box inside a two-shoe box:
+# one garment each in a caption
+SAME_REGION_IOU = 0.85
+INSIDE_SHARE = 0.9
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,35 @@ class _Crop:
     garment: int | None   # index of the garment in that image, None for a whole-image query
     weight: float         # detection score x box area share (for the image-level vote)
     rgb: np.ndarray
+
+
+def _box_area(box: tuple[float, float, float, float]) -> float:
+    return max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1])
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    return _box_area((max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])))
+
+
+def select_garments(detections: Sequence[Any], min_score: float) -> list[Any]:
+    """The detections an evidence pack reports: confident ones, one per region (best score first)."""
+    kept: list[Any] = []
+    for detection in sorted(detections, key=lambda d: -d.score):
+        if detection.score < min_score:
+            continue
+        duplicate = False
+        for other in kept:
+            inter = _overlap(detection.box, other.box)
+            union = _box_area(detection.box) + _box_area(other.box) - inter
+            smaller = min(_box_area(detection.box), _box_area(other.box))
+            same_region = union > 0 and inter / union >= SAME_REGION_IOU
+            nested = detection.label == other.label and smaller > 0 and inter / smaller >= INSIDE_SHARE
+            if same_region or nested:
+                duplicate = True
+                break
+        if not duplicate:
+            kept.append(detection)
+    return kept
 
 
 def _decoded_box(box: tuple[float, float, float, float], image: DecodedImage) -> tuple[int, int, int, int]:
@@ -106,7 +139,7 @@ class VisionPipeline:
         for n, (image, found) in enumerate(zip(images, detections, strict=True)):
             person = self.masker(image.rgb) if self.masker is not None and found else None
             area = float(image.width * image.height)
-            for detection in found:
+            for detection in select_garments(found, self.settings.garment_min_score):
                 x1, y1, x2, y2 = _decoded_box(detection.box, image)
                 if x2 - x1 < MIN_CROP_SIDE or y2 - y1 < MIN_CROP_SIDE:
                     continue
