@@ -25,20 +25,29 @@ def evaluate() -> None:
               help="Test-split products to caption.")
 @click.option("--samples/--no-samples", default=True,
               help="Also caption bus.jpg and zidane.jpg through the vision stage, when it is installed.")
+@click.option("--photos", is_flag=True,
+              help="Evidence from the products' photos through the vision stage (end to end), not their labels.")
 @click.option("--local-llm", is_flag=True, help="Start the embedded LLM for the evaluation.")
 @click.option("--show", type=click.IntRange(0, 1000), default=3, help="Print this many example captions.")
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
-def captions(catalog: Path, count: int, samples: bool, local_llm: bool, show: int, as_json: bool) -> None:
-    """Caption H&M test products from their catalogue labels (language-only) and the sample photos."""
+def captions(catalog: Path, count: int, samples: bool, photos: bool, local_llm: bool, show: int,
+             as_json: bool) -> None:
+    """Caption H&M test products (from catalogue labels, or --photos end to end) and the sample photos."""
     from pixels2posts.cli.caption import llm_settings, vision_packs
     from shared.errors import NotAvailableYetError
-    from workers.language.evaluation import Summary, hm_packs
+    from workers.language.evaluation import Summary, hm_packs, hm_photos
     from workers.language.evaluation import evaluate as run
     from workers.language.pipeline import CaptionWriter
 
     settings = get_settings()
-    packs = hm_packs(catalog / "articles.csv", count)
-    notes = [f"{len(packs)} H&M test-split products, evidence from catalogue labels (language-only)"]
+    if photos:
+        articles = hm_photos(catalog, count)
+        packs = list(zip((a for a, _ in articles), vision_packs(tuple(p for _, p in articles), settings),
+                         strict=True))
+        notes = [f"{len(packs)} H&M test-split products, evidence from their photos through the vision stage"]
+    else:
+        packs = hm_packs(catalog / "articles.csv", count)
+        notes = [f"{len(packs)} H&M test-split products, evidence from catalogue labels (language-only)"]
     if samples:
         try:
             from shared.samples import sample_images

@@ -58,16 +58,35 @@ def hm_fabric(text: str) -> str | None:
     return next((fabric for fabric in _FABRIC_ORDER + FABRICS if fabric in words), None)
 
 
+def _garment_rows(articles_csv: Path) -> list[dict[str, str]]:
+    with articles_csv.open(newline="", encoding="utf-8") as handle:
+        return [row for row in csv.DictReader(handle) if row["product_type_name"] in PRODUCT_TYPE_TO_LABEL]
+
+
+def _first_test_rows(rows: list[dict[str, str]], count: int) -> list[dict[str, str]]:
+    test = sorted((row for row in rows if split_of(row["product_code"]) == "test"), key=lambda r: r["article_id"])
+    return test[:count]
+
+
 def hm_packs(articles_csv: Path, count: int) -> list[tuple[str, EvidencePack]]:
     """(article_id, pack) for the first `count` test-split garments, by article id."""
-    with articles_csv.open(newline="", encoding="utf-8") as handle:
-        rows = [row for row in csv.DictReader(handle) if row["product_type_name"] in PRODUCT_TYPE_TO_LABEL]
+    rows = _garment_rows(articles_csv)
     examples: dict[str, list[str]] = {}
     for row in rows:
         if split_of(row["product_code"]) == "train" and row["detail_desc"]:
             examples.setdefault(row["product_type_name"], []).append(row["detail_desc"])
-    test = sorted((row for row in rows if split_of(row["product_code"]) == "test"), key=lambda r: r["article_id"])
-    return [(row["article_id"], _pack(row, examples.get(row["product_type_name"], [])[:3])) for row in test[:count]]
+    return [(row["article_id"], _pack(row, examples.get(row["product_type_name"], [])[:3]))
+            for row in _first_test_rows(rows, count)]
+
+
+def hm_photos(catalog: Path, count: int) -> list[tuple[str, Path]]:
+    """(article_id, product photo) for the same test-split garments as `hm_packs`, photos that exist only."""
+    found = []
+    for row in _first_test_rows(_garment_rows(catalog / "articles.csv"), count):
+        photo = catalog / "images" / row["article_id"][:3] / f"{row['article_id']}.jpg"
+        if photo.is_file():
+            found.append((row["article_id"], photo))
+    return found
 
 
 def _pack(row: dict[str, str], style_examples: list[str]) -> EvidencePack:
