@@ -1,0 +1,1 @@
+"""Offline catalogue work: reading shop catalogues and building product indexes. Never imported by workers."""

@@ -1,0 +1,1 @@
+"""Offline evaluation: detector metrics, caption metrics against catalogue truth, drawings. Never imported by workers."""
