@@ -24,11 +24,11 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
-from producer.blobs import BlobStore
+from shared.blobs import BlobStore
+from shared.celery_config import VISION_TASK, create_app
 from shared.services import free_port, start_redis, stop_redis
 from shared.settings import Settings
 from shared.store import JobStore, NewJob, migrate
-from workers.celery_app import VISION_TASK, create_app
 
 REPO = Path(__file__).resolve().parent.parent
 

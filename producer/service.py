@@ -11,15 +11,15 @@ import redis
 from celery import Celery
 from pydantic import ValidationError
 
-from producer.blobs import BlobStore
 from producer.fetch import fetch_image, resolve_checked
 from producer.models import JobOptions
+from shared.blobs import BlobStore
+from shared.celery_config import VISION_TASK, create_app
 from shared.errors import ForbiddenURLError, P2PError
 from shared.images import decode_image
 from shared.schemas import ShopMetadata
 from shared.settings import Settings
 from shared.store import JobStore, NewJob, migrate
-from workers.celery_app import VISION_TASK, create_app
 
 
 class QueueFullError(P2PError):

@@ -39,6 +39,12 @@ class ForbiddenURLError(FetchError):
     http_status = 422
 
 
+class ConfigError(P2PError):
+    """A setup that cannot work (settings that contradict each other); raised before anything starts."""
+
+    code = "config_error"
+
+
 class ModelNotAvailableError(P2PError):
     code = "model_not_available"
     http_status = 503

@@ -22,6 +22,7 @@ from typing import Any
 import click
 import httpx
 
+from shared.celery_config import SOFT_SHUTDOWN_S
 from shared.services import start_redis, stop_redis
 from shared.settings import ENV_PREFIX, Settings, get_settings
 
@@ -30,7 +31,6 @@ LLM_PORT = 8081
 # stopped in this order; the processes of one step together (new jobs stop first, the LLM last)
 STOP_STEPS = (("api", "flower"), ("vision", "language"), ("llm",))
 STOP_ORDER = tuple(name for step in STOP_STEPS for name in step)
-SOFT_SHUTDOWN_S = 30.0  # workers.celery_app.SOFT_SHUTDOWN_S (not imported: `down` must work with any settings)
 # a worker's SIGTERM becomes Celery's soft shutdown (as in Kubernetes): running tasks get SOFT_SHUTDOWN_S,
 # then their messages go back to the queue instead of waiting for the visibility timeout
 WORKER_ENV = {"REMAP_SIGTERM": "SIGQUIT"}
@@ -53,22 +53,19 @@ def _cli(*args: str) -> list[str]:
 def worker(stage: str, concurrency: int | None, metrics_port: int | None, metrics_host: str,
            hostname: str | None, stage_class: str | None, loglevel: str) -> None:
     """Run a Celery worker of one stage (threads pool; models load once, before consuming)."""
+    from workers import runtime
     from workers.celery_app import app
     from workers.metrics import serve_metrics
-    from workers.tasks import stages
 
     settings = get_settings()
     if stage == "vision":
-        stages.use_stages(vision=stage_class)
-        stages.warm_up_vision()
+        runtime.install(runtime.start_vision(settings, stage_class))
         threads = concurrency or 2 * settings.batch_size
         queue = settings.vision_queue
     else:
-        stages.use_stages(language=stage_class)
-        stages.caption_writer()  # a missing stage fails the start, not the first job
+        runtime.install(runtime.start_language(settings, stage_class))
         threads = concurrency or settings.language_concurrency
         queue = settings.language_queue
-    stages.job_store()  # migrate before the first task
     serve_metrics(metrics_port if metrics_port is not None else settings.metrics_port, metrics_host)
     # prefetch: enough reserved messages that the batcher can fill while the previous batch runs
     app.worker_main([

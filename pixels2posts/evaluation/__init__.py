@@ -1,1 +1,3 @@
-"""Offline evaluation: detector metrics, caption metrics against catalogue truth, drawings. Never imported by workers."""
+"""Offline evaluation: detector metrics, caption metrics against catalogue truth, drawings.
+
+Never imported by workers."""

@@ -10,9 +10,9 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
+from shared.celery_config import LANGUAGE_TASK, SOFT_SHUTDOWN_S, VISION_TASK, celery_config
 from shared.settings import ENV_PREFIX, Settings
 from tests.deploy.validators import containers, pod_spec
-from workers.celery_app import LANGUAGE_TASK, SOFT_SHUTDOWN_S, VISION_TASK, celery_config
 
 Obj = dict[str, Any]
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 import redis
 
+from shared.celery_config import LANGUAGE_TASK, VISION_TASK, create_app
 from tests.deploy.conftest import find
 from tests.deploy.drift import settings_from_env
 from tests.deploy.kustomize import Obj
-from workers.celery_app import LANGUAGE_TASK, VISION_TASK, create_app
 
 pytestmark = pytest.mark.slow
 

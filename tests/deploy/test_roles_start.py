@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx
 import pytest
 
+from shared.celery_config import SOFT_SHUTDOWN_S
 from shared.services import free_port
 from tests.deploy.test_entrypoint import entrypoint, healthcheck
-from workers.celery_app import SOFT_SHUTDOWN_S
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
 

@@ -1,13 +1,20 @@
-"""The Celery configuration the design requires, checked on the app workers and Flower import."""
+"""The Celery configuration the design requires, checked on the app workers and Flower import; the producer's
+side of the contract (`shared.celery_config`) builds no app at import."""
 
 from __future__ import annotations
+
+import os
+import subprocess
+import sys
 
 import pytest
 import sqlalchemy.exc
 
 from pixels2posts.cli import stack
+from shared.celery_config import SOFT_SHUTDOWN_S, create_app
+from shared.errors import ConfigError
 from shared.settings import Settings
-from workers.celery_app import SOFT_SHUTDOWN_S, ConfigError, app, create_app
+from workers.celery_app import app
 
 
 def test_given_the_app_then_json_only_late_acks_events_and_one_visibility_timeout() -> None:
@@ -31,3 +38,13 @@ def test_given_llm_timeouts_longer_than_the_visibility_timeout_then_the_app_refu
     with pytest.raises(ConfigError, match="VISIBILITY_TIMEOUT"):
         create_app(Settings(visibility_timeout_s=60, llm_timeout_s=30, llm_max_retries=1, llm_max_attempts=1))
     create_app(Settings(visibility_timeout_s=61, llm_timeout_s=30, llm_max_retries=0, llm_max_attempts=2))
+
+
+def test_given_a_contradictory_environment_then_only_building_an_app_fails_not_importing_the_contract() -> None:
+    env = {**os.environ, "P2P_VISIBILITY_TIMEOUT_S": "60", "P2P_LLM_TIMEOUT_S": "30", "P2P_LLM_MAX_RETRIES": "1",
+           "P2P_LLM_MAX_ATTEMPTS": "1"}
+    imports = "import shared.celery_config, producer.service, producer.api, pixels2posts.cli.stack"
+    subprocess.run([sys.executable, "-c", imports], env=env, check=True, timeout=120)
+    worker_app = subprocess.run([sys.executable, "-c", "import workers.celery_app"], env=env, capture_output=True,
+                                text=True, timeout=120)
+    assert worker_app.returncode != 0 and "P2P_VISIBILITY_TIMEOUT_S=60 must exceed" in worker_app.stderr

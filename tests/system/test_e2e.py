@@ -25,8 +25,8 @@ from PIL import Image
 
 from producer import Client
 from producer.auth import key_digest
-from producer.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from shared.services import free_port
+from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.language import fake_openai
 from tests.system.helpers import Reply, http_server, jpeg_bytes
 

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from producer.webhooks import (
+from shared.webhooks import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookDeliveryError,

@@ -9,11 +9,12 @@ from typing import Any
 
 from celery import Task
 
+from shared.celery_config import LANGUAGE_TASK
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.store.models import FINAL_STATES
-from workers.celery_app import LANGUAGE_TASK, app
+from workers.celery_app import app
 from workers.metrics import LLM_ATTEMPTS, LLM_FALLBACKS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
-from workers.tasks import stages
+from workers.runtime import current
 from workers.tasks.outcomes import RETRY_OPTIONS, notify, record_failure, record_outcome
 
 
@@ -23,7 +24,8 @@ def language_job(
 ) -> dict[str, Any]:
     started = time.time()
     QUEUE_WAIT_SECONDS.labels("language").observe(max(0.0, started - enqueued_at))
-    store = stages.job_store()
+    runtime = current()
+    store = runtime.store
     job = store.get(job_id)
     if job is None or job.state in FINAL_STATES:
         record_outcome("language", "skipped")
@@ -31,7 +33,7 @@ def language_job(
     try:
         evidence = EvidencePack.model_validate(pack)
         shop = ShopMetadata.model_validate(meta) if meta else None
-        result = stages.caption_writer().write(evidence, shop)
+        result = runtime.caption_writer().write(evidence, shop)
     except Exception as exc:
         record_failure(self.app, store, job_id, "language", exc)
         raise

@@ -10,9 +10,9 @@ import redis.exceptions
 import sqlalchemy.exc
 from celery import Celery
 
+from shared.celery_config import WEBHOOK_TASK
 from shared.errors import P2PError
 from shared.store import JobStore
-from workers.celery_app import WEBHOOK_TASK
 from workers.metrics import JOBS
 
 log = logging.getLogger(__name__)

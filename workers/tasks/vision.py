@@ -8,10 +8,11 @@ from typing import Any
 
 from celery import Task
 
+from shared.celery_config import LANGUAGE_TASK, VISION_TASK, vision_task_budget_s
 from shared.images import decode_image
-from workers.celery_app import LANGUAGE_TASK, VISION_TASK, app, vision_task_budget_s
+from workers.celery_app import app
 from workers.metrics import QUEUE_WAIT_SECONDS, STAGE_SECONDS
-from workers.tasks import stages
+from workers.runtime import current
 from workers.tasks.outcomes import RETRY_OPTIONS, record_failure, record_outcome
 
 
@@ -21,14 +22,16 @@ def vision_job(
 ) -> dict[str, Any]:
     started = time.time()
     QUEUE_WAIT_SECONDS.labels("vision").observe(max(0.0, started - enqueued_at))
-    store = stages.job_store()
+    runtime = current()
+    store = runtime.store
     if not store.mark_running(job_id):
         record_outcome("vision", "skipped")
         return {"job_id": job_id, "skipped": "job unknown or already final"}
     try:
-        image = decode_image(stages.blob_store().get(image_ref), min_side=stages.vision_min_side())
-        future = stages.vision_batcher().submit(image)
-        pack = future.result(timeout=vision_task_budget_s(stages.settings()))
+        vision = runtime.vision_stage()
+        image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side)
+        future = vision.batcher.submit(image)
+        pack = future.result(timeout=vision_task_budget_s(runtime.settings))
     except Exception as exc:
         record_failure(self.app, store, job_id, "vision", exc)
         raise

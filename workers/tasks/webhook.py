@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from producer.webhooks import WebhookDeliveryError, deliver
-from workers.celery_app import WEBHOOK_TASK, app
+from shared.celery_config import WEBHOOK_TASK
+from shared.webhooks import WebhookDeliveryError, deliver
+from workers.celery_app import app
 from workers.metrics import WEBHOOKS
-from workers.tasks import stages
+from workers.runtime import current
 
 
 @app.task(
@@ -20,11 +21,12 @@ from workers.tasks import stages
     max_retries=6,
 )
 def webhook_job(job_id: str) -> dict[str, Any]:
-    job = stages.job_store().get(job_id)
+    runtime = current()
+    job = runtime.store.get(job_id)
     if job is None or not job.callback_url:
         return {"job_id": job_id, "skipped": "no job or no callback"}
     try:
-        attempts = deliver(job.callback_url, job.public(), stages.settings().webhook_secret)
+        attempts = deliver(job.callback_url, job.public(), runtime.settings.webhook_secret)
     except WebhookDeliveryError:
         WEBHOOKS.labels("failed").inc()
         raise
