@@ -16,6 +16,8 @@ os.environ.setdefault("YOLO_OFFLINE", "true")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED_DATA = (REPO_ROOT.parent / "shared").resolve()
+# committed CC0 photos (tests/data/clothing-photos/README.md): model and end-to-end tests run without ../shared
+SAMPLE_PHOTOS = REPO_ROOT / "tests" / "data" / "clothing-photos" / "images"
 
 
 @pytest.fixture(scope="session")

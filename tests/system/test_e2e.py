@@ -27,6 +27,7 @@ from producer import Client
 from producer.auth import key_digest
 from shared.services import free_port
 from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
+from tests.conftest import SAMPLE_PHOTOS
 from tests.language import fake_openai
 from tests.system.helpers import Reply, http_server, jpeg_bytes
 
@@ -159,19 +160,21 @@ def metric(text: str, name: str) -> float:
     return float(match.group(1))
 
 
-def photos(vision_stage: str, request: pytest.FixtureRequest) -> list[bytes]:
-    """Real street-fashion photos for the real stage (the team data), distinct synthetic ones for the stand-in."""
+def photos(vision_stage: str) -> list[bytes]:
+    """One photo per job: the committed CC0 clothing photos for the real stage (24, cycled: with the SKUs below no
+    two jobs are the same), distinct synthetic ones for the stand-in."""
     if vision_stage == STAND_IN:
         return [jpeg_bytes(seed) for seed in range(JOBS)]
-    folder = request.getfixturevalue("shared_dir") / "data" / "colorful-fashion" / "test" / "images"
-    return [path.read_bytes() for path in sorted(folder.glob("*.jpg"))[:JOBS]]
+    sample = [path.read_bytes() for path in sorted(SAMPLE_PHOTOS.glob("*.jpg"))]
+    assert len(sample) == 24, "tests/data/clothing-photos holds 24 photos"
+    return [sample[n % len(sample)] for n in range(JOBS)]
 
 
 @pytest.mark.parametrize("vision_stage", [MAIN_STAGE])
 def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succeed_in_batches(
-    stack: Stack, vision_stage: str, request: pytest.FixtureRequest
+    stack: Stack, vision_stage: str
 ) -> None:
-    images = photos(vision_stage, request)
+    images = photos(vision_stage)
     with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(16) as pool:
         accepted = list(pool.map(lambda n: client.submit_file(images[n], sku=f"SKU-{n % 5}"), range(JOBS)))
         assert all(not answer["duplicate"] for answer in accepted)
