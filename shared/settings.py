@@ -6,6 +6,7 @@ against it by the test suite.
 
 from __future__ import annotations
 
+import sysconfig
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -15,6 +16,13 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "P2P_"
+
+
+def bundled_models_dir() -> Path:
+    """The committed models: `models/` of a source checkout, else where `pip install` put them (data files)."""
+    if (REPO_ROOT / "pyproject.toml").is_file():
+        return REPO_ROOT / "models"
+    return Path(sysconfig.get_path("data")) / "share" / "pixels2posts" / "models"
 
 VISION_QUEUE = "vision"
 LANGUAGE_QUEUE = "language"
@@ -44,7 +52,7 @@ class Settings(BaseSettings):
     language_concurrency: int = Field(8, ge=1, description="Concurrent LLM calls per language worker.")
 
     # --- models ---
-    models_dir: Path = Field(REPO_ROOT / "models", description="Folder of the bundled ONNX models.")
+    models_dir: Path = Field(bundled_models_dir(), description="Folder of the bundled ONNX models.")
     detector_path: Path | None = Field(None, description="Detector ONNX file; default: the bundled one.")
     detector_conf: float = Field(0.25, ge=0.0, le=1.0, description="Detector confidence threshold.")
     detector_iou: float = Field(0.5, ge=0.0, le=1.0, description="Detector NMS IoU threshold.")

@@ -33,9 +33,9 @@ def _summary(path: Path, pack: EvidencePack) -> str:
               help="Write a picture with boxes, labels and colour swatches (OUT.png; OUT-<n>.png for many).")
 def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None) -> None:
     """Detect garments, name their colours, retrieve similar products and vote attributes."""
+    from pixels2posts.evaluation.draw import save_drawing
     from shared.errors import P2PError
     from shared.images import DecodedImage, load_image
-    from workers.vision.draw import save_drawing
     from workers.vision.pipeline import VisionPipeline
 
     pipeline = VisionPipeline()

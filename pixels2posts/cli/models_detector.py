@@ -11,8 +11,6 @@ from pathlib import Path
 
 import click
 
-DATA_DEFAULT = Path("../shared/data/colorful-fashion")
-
 
 @click.command("train-detector")
 @click.option(
@@ -32,9 +30,9 @@ DATA_DEFAULT = Path("../shared/data/colorful-fashion")
 @click.option(
     "--coco-onnx",
     type=click.Path(path_type=Path),
-    default=Path("../shared/weights/yolov8n-coco-int8.onnx"),
-    show_default=True,
-    help="COCO int8 YOLOv8n to transfer from when --weights does not exist.",
+    default=None,
+    help="COCO int8 YOLOv8n to transfer from when --weights does not exist, e.g. "
+    "../shared/weights/yolov8n-coco-int8.onnx.",
 )
 @click.option(
     "--weights",
@@ -57,7 +55,7 @@ DATA_DEFAULT = Path("../shared/data/colorful-fashion")
 def train_detector(
     data: Path,
     source: Path | None,
-    coco_onnx: Path,
+    coco_onnx: Path | None,
     weights: Path,
     imgsz: int,
     epochs: int,
@@ -77,6 +75,8 @@ def train_detector(
     if source is not None:
         prepare_data.main(["--src", str(source), "--out", str(data)])
     if not resume and not weights.is_file():
+        if coco_onnx is None:
+            raise click.UsageError(f"--weights {weights} does not exist: give --coco-onnx to make it")
         coco_transfer.main(
             ["--onnx", str(coco_onnx), "--out", str(weights), "--calibrate", str(data / "train" / "images")]
         )
@@ -126,9 +126,8 @@ def export_detector(weights: Path, out: Path, precision: str) -> None:
 @click.option(
     "--data",
     type=click.Path(exists=True, path_type=Path),
-    default=DATA_DEFAULT,
-    show_default=True,
-    help="A folder with images/ + labels/, or a dataset root holding --split.",
+    required=True,
+    help="A folder with images/ + labels/, or a dataset root holding --split (e.g. ../shared/data/colorful-fashion).",
 )
 @click.option("--split", default="test", show_default=True)
 @click.option(
@@ -144,9 +143,9 @@ def eval_detector(
     data: Path, split: str, model: Path | None, limit: int | None, batch_size: int | None, json_out: Path | None
 ) -> None:
     """mAP@0.5, mAP@0.5:0.95, per-class AP, precision/recall of our runtime detector on a labelled folder."""
+    from pixels2posts.evaluation.detector_eval import EVAL_CONF, EVAL_IOU, evaluate_folder, split_folder
     from shared.settings import get_settings
     from workers.vision.detector import GarmentDetector
-    from workers.vision.detector_eval import EVAL_CONF, EVAL_IOU, evaluate_folder, split_folder
 
     update: dict[str, object] = {"detector_conf": EVAL_CONF, "detector_iou": EVAL_IOU}
     if batch_size:

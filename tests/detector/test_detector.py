@@ -116,7 +116,7 @@ def test_given_the_default_settings_then_the_bundled_model_is_used(cpu_settings:
 
 def test_runtime_detector_imports_no_torch_or_ultralytics() -> None:
     code = (
-        "import sys, workers.vision.detector, workers.vision.detector_eval, pixels2posts.cli.models_detector;"
+        "import sys, workers.vision.detector, pixels2posts.evaluation.detector_eval, pixels2posts.cli.models_detector;"
         "bad = [m for m in ('torch', 'ultralytics', 'open_clip') if m in sys.modules]; print(bad); "
         "raise SystemExit(1 if bad else 0)"
     )

@@ -8,10 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from pixels2posts.evaluation.detector_eval import EVAL_CONF, EVAL_IOU, evaluate_folder
 from shared.images import load_image
 from shared.settings import Settings
 from workers.vision.detector import GarmentDetector
-from workers.vision.detector_eval import EVAL_CONF, EVAL_IOU, evaluate_folder
 from workers.vision.nms import iou_matrix
 
 pytestmark = [pytest.mark.train, pytest.mark.slow]

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pixels2posts.evaluation.detection_metrics import DetectionMetrics, ImageResult, evaluate
 from shared.images import load_image
-from workers.vision.detection_metrics import DetectionMetrics, ImageResult, evaluate
 from workers.vision.detector import Detection, GarmentDetector
 
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp"})
