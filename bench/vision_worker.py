@@ -24,9 +24,10 @@ from pathlib import Path
 import httpx
 from PIL import Image
 
+from pixels2posts.services import start_redis, stop_redis
 from shared.blobs import BlobStore
 from shared.celery_config import VISION_TASK, create_app
-from shared.services import free_port, start_redis, stop_redis
+from shared.ports import free_port
 from shared.settings import Settings
 from shared.store import JobStore, NewJob, migrate
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from shared.services import free_port, start_redis, stop_redis
+from pixels2posts.services import start_redis, stop_redis
+from shared.ports import free_port
 
 # Ultralytics (imported by the training tests) must never pip-install or reach the network from a test run
 os.environ.setdefault("YOLO_AUTOINSTALL", "false")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from shared.services import start_redis, stop_redis
+from pixels2posts.services import start_redis, stop_redis
 from shared.settings import get_settings
 
 

@@ -22,8 +22,8 @@ from typing import Any
 import click
 import httpx
 
+from pixels2posts.services import alive, start_redis, stop_redis
 from shared.celery_config import SOFT_SHUTDOWN_S
-from shared.services import start_redis, stop_redis
 from shared.settings import ENV_PREFIX, Settings, get_settings
 
 REDIS_PORT = 6380
@@ -211,7 +211,7 @@ def _wait_http(url: str, wait_s: float, run_dir: Path, log_dir: Path) -> None:
         except httpx.HTTPError:
             pass
         for pid_file in run_dir.glob("*.pid"):
-            if pid_file.stem in STOP_ORDER and not _alive(int(pid_file.read_text())):
+            if pid_file.stem in STOP_ORDER and not alive(int(pid_file.read_text())):
                 raise click.ClickException(
                     f"{pid_file.stem} exited during start; see {log_dir / (pid_file.stem + '.log')} "
                     "and run `pixels2posts down`"
@@ -231,11 +231,11 @@ def _stop(run_dir: Path, names: tuple[str, ...], wait_s: float = SOFT_SHUTDOWN_S
         except (OSError, ValueError):
             continue
         pid_file.unlink(missing_ok=True)
-        if _alive(pid):
+        if alive(pid):
             running[name] = pid
             _signal_group(pid, signal.SIGTERM)
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and any(_alive(pid) for pid in running.values()):
+    while time.monotonic() < deadline and any(alive(pid) for pid in running.values()):
         time.sleep(0.1)
     for pid in running.values():
         _signal_group(pid, signal.SIGKILL)
@@ -245,23 +245,6 @@ def _stop(run_dir: Path, names: tuple[str, ...], wait_s: float = SOFT_SHUTDOWN_S
 def _signal_group(pid: int, sig: signal.Signals) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        waited, _ = os.waitpid(pid, os.WNOHANG)
-        if waited == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
-    except OSError:
-        return True
 
 
 def _read_state(run_dir: Path) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from types import ModuleType
 import pytest
 
 from pixels2posts.cli import COMMANDS
-from shared.services import free_port
+from shared.ports import free_port
 from tests.deploy.docker_checks import DOCKER_DIR
 
 

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from shared.celery_config import SOFT_SHUTDOWN_S
-from shared.services import free_port
+from shared.ports import free_port
 from tests.deploy.test_entrypoint import entrypoint, healthcheck
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]

@@ -8,7 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from shared.services import free_port, start_redis, stop_redis
+from pixels2posts.services import start_redis, stop_redis
+from shared.ports import free_port
 
 CLI = [sys.executable, "-m", "pixels2posts"]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -30,9 +31,16 @@ OURS = ("shared", "workers", "producer", "pixels2posts", "training")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh venv holding the project's wheel; returns its bin/ folder."""
     work = tmp_path_factory.mktemp("install")
+    source = work / "src"  # a copy: building in the checkout would leave build/ there, and reuse stale files from it
+    files = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"], cwd=REPO_ROOT,
+                           capture_output=True, text=True, check=True, timeout=60).stdout.splitlines()
+    for name in files:
+        if (REPO_ROOT / name).is_file():
+            (source / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(REPO_ROOT / name, source / name)
     build = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "--no-index", "-q",
-         "-w", str(work / "wheels"), str(REPO_ROOT)],
+         "-w", str(work / "wheels"), str(source)],
         capture_output=True, text=True, timeout=600, check=False, cwd=work)
     assert build.returncode == 0, build.stderr[-3000:]
     [wheel] = (work / "wheels").glob("pixels2posts-*.whl")

@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from shared.services import ServiceError, find_redis_server, free_port, ping, start_redis, stop_redis
+from pixels2posts.services import ServiceError, find_redis_server, ping, start_redis, stop_redis
+from shared.ports import free_port
 
 
 def test_given_a_free_port_when_redis_is_started_then_it_answers_and_stops_by_pid(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import uvicorn
 from producer import ApiError, Client
 from producer.api import create_app
 from producer.auth import key_digest
-from shared.services import free_port
+from shared.ports import free_port
 from shared.settings import Settings
 from tests.system.helpers import Reply, http_server, jpeg_bytes
 

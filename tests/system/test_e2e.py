@@ -25,7 +25,7 @@ from PIL import Image
 
 from producer import Client
 from producer.auth import key_digest
-from shared.services import free_port
+from shared.ports import free_port
 from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.conftest import SAMPLE_PHOTOS
 from tests.language import fake_openai

@@ -17,7 +17,7 @@ import pytest
 
 from producer import Client
 from producer.auth import key_digest
-from shared.services import free_port
+from shared.ports import free_port
 from shared.store import JobStore
 from tests.language import fake_openai
 from tests.system.helpers import jpeg_bytes

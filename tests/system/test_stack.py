@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from shared.services import free_port, ping
+from pixels2posts.services import ping
+from shared.ports import free_port
 from tests.language import fake_openai
 from tests.system.helpers import jpeg_bytes
 

@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from shared.errors import LLMUnavailableError, ModelNotAvailableError
-from shared.services import free_port
+from shared.ports import free_port
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)

