@@ -27,16 +27,15 @@ from producer.models import (
     BatchAccepted,
     BatchItem,
     BatchRequest,
-    ErrorBody,
     JobAccepted,
-    JobOptions,
     JobRequest,
-    JobView,
     ProductCaption,
     ProductCaptions,
+    validation_message,
 )
 from producer.service import QueueFullError, SubmissionService, Submitted
 from shared.errors import ImageTooLargeError, InvalidImageError, P2PError
+from shared.schemas import ErrorBody, JobOptions, JobView
 from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -118,11 +117,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/v1/jobs/{job_id}", response_model=JobView, response_model_exclude_none=True,
              dependencies=authed)
-    async def get_job(job_id: str) -> dict[str, Any]:
+    async def get_job(job_id: str) -> JobView:
         job = await run_in_threadpool(service.store.get, job_id)
         if job is None:
             raise HTTPException(404, f"no job {job_id}")
-        return job.public()
+        return job.view()
 
     @app.get("/v1/products/{sku}/captions", response_model=ProductCaptions, dependencies=authed)
     async def product_captions(sku: str) -> ProductCaptions:
@@ -216,7 +215,7 @@ async def _http_error(_request: Request, exc: StarletteHTTPException) -> JSONRes
 
 async def _validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
     details = json.loads(json.dumps(exc.errors(), default=str))
-    message = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in details)
+    message = validation_message(details)
     return JSONResponse({"error": {"code": "invalid_request", "message": message, "details": details}},
                         status_code=422)
 

@@ -2,25 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from shared.schemas import ErrorBody, JobOptions
+
 MAX_BATCH = 100
-
-
-class JobOptions(BaseModel):
-    """Per-job options; they are part of the idempotency key."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    brand: str | None = Field(None, max_length=200)
-    tone: str | None = Field(None, max_length=100)
-    max_hashtags: int | None = Field(None, ge=1, le=30)
-    banned_words: list[str] = Field(default_factory=list, max_length=200)
-
-    def canonical(self) -> dict[str, Any]:
-        return self.model_dump(exclude_defaults=True)
 
 
 class JobRequest(BaseModel):
@@ -37,11 +26,6 @@ class BatchRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     jobs: list[JobRequest] = Field(min_length=1, max_length=MAX_BATCH)
-
-
-class ErrorBody(BaseModel):
-    code: str
-    message: str
 
 
 class JobAccepted(BaseModel):
@@ -62,17 +46,6 @@ class BatchAccepted(BaseModel):
     jobs: list[BatchItem]
 
 
-class JobView(BaseModel):
-    job_id: str
-    status: Literal["queued", "running", "succeeded", "failed"]
-    sku: str | None = None
-    image_sha256: str
-    created_at: str | None = None
-    finished_at: str | None = None
-    result: dict[str, Any] | None = None
-    error: ErrorBody | None = None
-
-
 class ProductCaption(BaseModel):
     job_id: str
     caption: str
@@ -83,3 +56,8 @@ class ProductCaption(BaseModel):
 class ProductCaptions(BaseModel):
     sku: str
     captions: list[ProductCaption]
+
+
+def validation_message(errors: Sequence[Mapping[str, Any]]) -> str:
+    """Pydantic's field errors as one line: `options.max_hashtags: Input should be ...; sku: ...`."""
+    return "; ".join(f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in errors)

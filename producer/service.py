@@ -12,12 +12,12 @@ from celery import Celery
 from pydantic import ValidationError
 
 from producer.fetch import fetch_image, resolve_checked
-from producer.models import JobOptions
+from producer.models import validation_message
 from shared.blobs import BlobStore
 from shared.celery_config import VISION_TASK, create_app
 from shared.errors import ForbiddenURLError, P2PError
 from shared.images import decode_image
-from shared.schemas import ShopMetadata
+from shared.schemas import JobOptions, ShopMetadata
 from shared.settings import Settings
 from shared.store import JobStore, NewJob, migrate
 
@@ -76,8 +76,7 @@ class SubmissionService:
         try:
             meta = ShopMetadata(sku=sku, title=title, **options.canonical())
         except ValidationError as exc:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-            raise InvalidRequestError(problems) from exc
+            raise InvalidRequestError(validation_message(exc.errors())) from exc
         image = decode_image(data)  # corrupt or oversized: a clear error before anything is stored
         new = NewJob(image.sha256, f"blob:{image.sha256}", sku=sku, title=title,
                      options=options.canonical(), callback_url=callback_url)

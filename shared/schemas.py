@@ -5,7 +5,7 @@ Field names here are read by other tools: add fields freely, never rename these.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -117,12 +117,42 @@ def _check_major(found: str, supported: str) -> None:
         raise ValueError(f"unsupported schema_version {found!r}; this build reads {supported.split('.')[0]}.x")
 
 
-class ShopMetadata(_Strict):
-    """What a shop may send with a job. Its text is data for the prompt, never instructions."""
+class JobOptions(_Strict):
+    """Per-job options a shop may send; they are part of the idempotency key."""
 
-    sku: str | None = Field(None, max_length=128)
-    title: str | None = Field(None, max_length=500)
     brand: str | None = Field(None, max_length=200)
     tone: str | None = Field(None, max_length=100)
     max_hashtags: int | None = Field(None, ge=1, le=30)
     banned_words: list[str] = Field(default_factory=list, max_length=200)
+
+    def canonical(self) -> dict[str, Any]:
+        return self.model_dump(exclude_defaults=True)
+
+
+class ShopMetadata(JobOptions):
+    """What a shop may send with a job: its options, the product's SKU and title. Its text is data for the prompt,
+    never instructions."""
+
+    sku: str | None = Field(None, max_length=128)
+    title: str | None = Field(None, max_length=500)
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class JobView(BaseModel):
+    """A job as `GET /v1/jobs/{id}` returns it and the completion webhook posts it (`body()`: unset fields left out)."""
+
+    job_id: str
+    status: Literal["queued", "running", "succeeded", "failed"]
+    sku: str | None = None
+    image_sha256: str
+    created_at: str | None = None
+    finished_at: str | None = None
+    result: dict[str, Any] | None = None
+    error: ErrorBody | None = None
+
+    def body(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude_none=True)

@@ -9,6 +9,8 @@ from typing import Any
 from sqlalchemy import JSON, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from shared.schemas import ErrorBody, JobView
+
 
 class JobState(enum.StrEnum):
     QUEUED = "queued"
@@ -49,18 +51,12 @@ class Job(Base):
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
-    def public(self) -> dict[str, Any]:
-        """What the API returns for this job."""
-        body: dict[str, Any] = {
-            "job_id": self.id,
-            "status": self.state,
-            "sku": self.sku,
-            "image_sha256": self.image_sha256,
-            "created_at": self.created_at.isoformat() if self.created_at else None,
-            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
-        }
-        if self.result is not None:
-            body["result"] = self.result
-        if self.error_code is not None:
-            body["error"] = {"code": self.error_code, "message": self.error_message}
-        return body
+    def view(self) -> JobView:
+        """What the API returns for this job, and its completion webhook posts."""
+        error = ErrorBody(code=self.error_code, message=self.error_message or "") if self.error_code else None
+        return JobView(
+            job_id=self.id, status=self.state, sku=self.sku, image_sha256=self.image_sha256,
+            created_at=self.created_at.isoformat() if self.created_at else None,
+            finished_at=self.finished_at.isoformat() if self.finished_at else None,
+            result=self.result, error=error,
+        )

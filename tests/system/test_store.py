@@ -59,7 +59,7 @@ def test_given_a_failure_when_recorded_then_code_and_message_are_public(database
     store = JobStore(database_url)
     job, _ = store.create_or_get(NewJob(SHA, "blob:x"))
     assert store.save_failure(job.id, "invalid_image", "not a readable image")
-    public = store.get(job.id).public()  # type: ignore[union-attr]
+    public = store.get(job.id).view().body()  # type: ignore[union-attr]
     assert public["status"] == "failed"
     assert public["error"] == {"code": "invalid_image", "message": "not a readable image"}
     assert "result" not in public

@@ -26,7 +26,7 @@ def webhook_job(job_id: str) -> dict[str, Any]:
     if job is None or not job.callback_url:
         return {"job_id": job_id, "skipped": "no job or no callback"}
     try:
-        attempts = deliver(job.callback_url, job.public(), runtime.settings.webhook_secret)
+        attempts = deliver(job.callback_url, job.view().body(), runtime.settings.webhook_secret)
     except WebhookDeliveryError:
         WEBHOOKS.labels("failed").inc()
         raise
