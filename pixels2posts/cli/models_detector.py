@@ -12,100 +12,42 @@ from pathlib import Path
 import click
 
 
-@click.command("train-detector")
-@click.option(
-    "--data",
-    type=click.Path(path_type=Path),
-    default=Path(".devdata/cf"),
-    show_default=True,
-    help="Prepared folder (train/ + val/), made by --prepare from the dataset's train split.",
+@click.command(
+    "train-detector", context_settings={"ignore_unknown_options": True, "allow_extra_args": True}
 )
 @click.option(
     "--prepare",
     "source",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="Dataset root (YOLO format) to prepare --data from first, e.g. ../shared/data/colorful-fashion.",
+    help="Dataset root (YOLO format) to prepare the trainer's --data from first, e.g. ../shared/data/colorful-fashion.",
 )
 @click.option(
     "--coco-onnx",
-    type=click.Path(path_type=Path),
+    type=click.Path(exists=True, path_type=Path),
     default=None,
-    help="COCO int8 YOLOv8n to transfer from when --weights does not exist, e.g. "
+    help="COCO int8 YOLOv8n to make the trainer's --weights from when they do not exist, e.g. "
     "../shared/weights/yolov8n-coco-int8.onnx.",
 )
-@click.option(
-    "--weights",
-    type=click.Path(path_type=Path),
-    default=Path(".devdata/yolov8n-coco-10cls.pt"),
-    show_default=True,
-    help="Starting checkpoint (made from --coco-onnx when missing).",
-)
-@click.option("--imgsz", type=int, default=640, show_default=True)
-@click.option("--epochs", type=int, default=100, show_default=True)
-@click.option("--time", "hours", type=float, default=None, help="Training time in hours (overrides --epochs).")
-@click.option("--batch", type=int, default=16, show_default=True)
-@click.option("--workers", type=int, default=2, show_default=True)
-@click.option("--device", default="cpu", show_default=True, help="cpu, or a CUDA index such as 0.")
-@click.option("--cache", default="ram", show_default=True, help="ram, disk or false.")
-@click.option("--project", type=click.Path(path_type=Path), default=Path("training/runs"), show_default=True)
-@click.option("--name", default="detector", show_default=True)
-@click.option("--resume", is_flag=True, help="Continue the run in --project/--name from its last.pt.")
-@click.option("--out", type=click.Path(path_type=Path), default=None, help="Copy best.pt/last.pt/results.csv here.")
-def train_detector(
-    data: Path,
-    source: Path | None,
-    coco_onnx: Path | None,
-    weights: Path,
-    imgsz: int,
-    epochs: int,
-    hours: float | None,
-    batch: int,
-    workers: int,
-    device: str,
-    cache: str,
-    project: Path,
-    name: str,
-    resume: bool,
-    out: Path | None,
-) -> None:
-    """Fine-tune the COCO-initialised YOLOv8n on the garment train split (checkpoints resume-able)."""
+@click.pass_context
+def train_detector(ctx: click.Context, source: Path | None, coco_onnx: Path | None) -> None:
+    """Fine-tune the COCO-initialised YOLOv8n on the garment train split (checkpoints resume-able).
+
+    Every other option goes to the trainer, which declares them and their defaults (`python -m
+    training.detector.train --help`): --data, --weights, --epochs, --time, --imgsz, --batch, --device, --resume,
+    --out, ..."""
     from training.detector import coco_transfer, prepare_data, train
 
+    args = train.parser().parse_args(ctx.args)
     if source is not None:
-        prepare_data.main(["--src", str(source), "--out", str(data)])
-    if not resume and not weights.is_file():
+        prepare_data.main(["--src", str(source), "--out", str(args.data)])
+    if not args.resume and not args.weights.is_file():
         if coco_onnx is None:
-            raise click.UsageError(f"--weights {weights} does not exist: give --coco-onnx to make it")
+            raise click.UsageError(f"--weights {args.weights} does not exist: give --coco-onnx to make it")
         coco_transfer.main(
-            ["--onnx", str(coco_onnx), "--out", str(weights), "--calibrate", str(data / "train" / "images")]
+            ["--onnx", str(coco_onnx), "--out", str(args.weights), "--calibrate", str(args.data / "train" / "images")]
         )
-    argv = [
-        "--data",
-        str(data),
-        "--weights",
-        str(weights),
-        "--imgsz",
-        str(imgsz),
-        "--epochs",
-        str(epochs),
-        "--batch",
-        str(batch),
-        "--workers",
-        str(workers),
-        "--device",
-        device,
-        "--cache",
-        cache,
-        "--project",
-        str(project),
-        "--name",
-        name,
-    ]
-    argv += ["--time", str(hours)] if hours else []
-    argv += ["--resume"] if resume else []
-    argv += ["--out", str(out)] if out else []
-    train.main(argv)
+    train.main(ctx.args)
 
 
 @click.command("export-detector")

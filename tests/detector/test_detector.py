@@ -11,11 +11,17 @@ import pytest
 from PIL import Image
 
 from shared.errors import ModelNotAvailableError
-from shared.images import decode_image, load_image
+from shared.images import DecodedImage, decode_image, load_image
 from shared.settings import Settings
 from shared.vocab import GARMENT_LABELS
 from workers.vision.detector import Detection, GarmentDetector
 from workers.vision.nms import iou_matrix
+
+
+def street_size(path: Path) -> DecodedImage:
+    """The photo resized to 400x600, the size of the street-fashion photos the detector was trained on."""
+    with Image.open(path) as image:
+        return decode_image(_encode(np.asarray(image.convert("RGB").resize((400, 600))), "PNG"))
 
 
 def count_session_calls(detector: GarmentDetector) -> list[int]:
@@ -41,14 +47,14 @@ def assert_same_detections(
         np.testing.assert_allclose([d.score for d in a], [d.score for d in b], atol=score_tolerance)
 
 
-def test_given_test_photos_when_detected_then_garments_are_found_with_valid_boxes(
-    test_subset: Path, model_path: Path, cpu_settings: Settings
+def test_given_photos_when_detected_then_garments_are_found_with_valid_boxes(
+    photos: list[Path], model_path: Path, cpu_settings: Settings
 ) -> None:
     detector = GarmentDetector(model_path, cpu_settings)
-    images = [load_image(p) for p in sorted((test_subset / "images").iterdir())[:6]]
+    images = [load_image(p) for p in photos[:6]]
     results = detector.detect_batch(images)
     assert len(results) == 6
-    assert all(results), "every street-fashion test photo shows at least one garment"
+    assert all(results[:2]), "both street photos show garments"
     for image, detections in zip(images, results, strict=True):
         for d in detections:
             assert d.label == GARMENT_LABELS[d.class_id]
@@ -60,11 +66,11 @@ def test_given_test_photos_when_detected_then_garments_are_found_with_valid_boxe
 
 
 def test_given_ten_images_and_batch_size_four_when_detect_batch_then_three_session_calls_match_one_by_one(
-    test_subset: Path, model_path: Path
+    photos: list[Path], model_path: Path
 ) -> None:
     settings = Settings(ort_providers="cpu", batch_size=4)
     detector = GarmentDetector(model_path, settings)
-    images = [load_image(p) for p in sorted((test_subset / "images").iterdir())[:10]]
+    images = [street_size(p) for p in photos[:10]]  # one size: batching must not change the letterbox
     one_by_one = [detector.detect(image) for image in images]
     calls = count_session_calls(detector)
     batched = detector.detect_batch(images)
@@ -74,23 +80,29 @@ def test_given_ten_images_and_batch_size_four_when_detect_batch_then_three_sessi
 
 
 def test_given_mixed_orientations_in_one_batch_when_detected_then_each_matches_its_single_run(
-    test_subset: Path, model_path: Path, cpu_settings: Settings
+    photos: list[Path], model_path: Path, cpu_settings: Settings
 ) -> None:
     detector = GarmentDetector(model_path, cpu_settings)
-    portrait = load_image(sorted((test_subset / "images").iterdir())[0])
+    portrait = street_size(photos[0])
     landscape = decode_image(_encode(np.ascontiguousarray(np.rot90(portrait.rgb)), "PNG"))
     single = [detector.detect(portrait), detector.detect(landscape)]
     batched = detector.detect_batch([portrait, landscape])  # one square canvas: more padding than alone
+    assert [d for d in single[0] if d.score > 0.6], "the upright photo shows garments the detector is sure of"
     for a, b in zip(single, batched, strict=True):
-        confident = [d for d in a if d.score > 0.5]
-        assert_same_detections(confident, [d for d in b if d.score > 0.5][: len(confident)], 0.9, 0.05)
+        confident = [d for d in a if d.score > 0.6]
+        for found in confident:  # each is found again in the batch: same label, same place, about as sure
+            same_label = [d for d in b if d.label == found.label]
+            assert same_label, found
+            ious = iou_matrix(np.array([found.box]), np.array([d.box for d in same_label]))[0]
+            match = same_label[int(ious.argmax())]
+            assert ious.max() > 0.9 and abs(match.score - found.score) < 0.1, (found, match)
 
 
 def test_given_a_big_jpeg_decoded_at_reduced_size_when_detected_then_boxes_are_in_original_pixels(
-    test_subset: Path, model_path: Path, cpu_settings: Settings
+    photos: list[Path], model_path: Path, cpu_settings: Settings
 ) -> None:
     detector = GarmentDetector(model_path, cpu_settings)
-    source = load_image(sorted((test_subset / "images").iterdir())[1])
+    source = load_image(photos[1])
     big = Image.fromarray(source.rgb).resize((source.width * 4, source.height * 4), Image.Resampling.BICUBIC)
     drafted = decode_image(_encode(np.asarray(big), "JPEG"), min_side=detector.input_size)
     assert drafted.scale > 1 and drafted.width == source.width * 4

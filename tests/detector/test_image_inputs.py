@@ -16,8 +16,8 @@ from workers.vision.detector import GarmentDetector
 
 
 @pytest.fixture(scope="module")
-def photo(test_subset: Path) -> Image.Image:
-    return Image.fromarray(load_image(sorted((test_subset / "images").iterdir())[2]).rgb)
+def photo(photos: list[Path]) -> Image.Image:
+    return Image.fromarray(load_image(photos[0]).rgb)
 
 
 def encode(image: Image.Image, fmt: str, **params: object) -> bytes:
