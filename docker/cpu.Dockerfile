@@ -28,11 +28,12 @@ RUN pip install --no-deps --require-hashes -r docker/requirements-llm.txt
 # packages, the docker/ scripts and locks, and models/ (baked in when present; else an empty folder to mount over)
 FROM deps AS builder
 COPY . /src
-RUN mkdir -p /src/models && pip install --no-deps /src
+# the wheel carries the models as data files too; the image keeps one copy, at /opt/p2p/models (mountable)
+RUN mkdir -p /src/models && pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
 
 FROM deps-llm AS builder-llm
 COPY . /src
-RUN pip install --no-deps /src
+RUN pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
 
 # ---- common runtime base: non-root user, writable data dir, entrypoint and health check
 FROM ${PYTHON_IMAGE} AS base

@@ -21,7 +21,8 @@ RUN pip install --no-deps --require-hashes -r docker/requirements-gpu.txt
 # the build context is what .dockerignore lets through: pyproject.toml, LICENSE, the four packages, the docker/
 # scripts and locks, and models/ (baked in when present; an empty folder otherwise, for a mounted volume)
 COPY . /src
-RUN mkdir -p /src/models && pip install --no-deps /src
+# the wheel carries the models as data files too; the image keeps one copy, at /opt/p2p/models (mountable)
+RUN mkdir -p /src/models && pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
 
 # ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root. CUDA's JIT cache goes to
 # /tmp, the only writable path under a read-only root filesystem
