@@ -1,26 +1,22 @@
-"""Fetching image URLs safely: http(s) only, every resolved address checked (no loopback, private, link-local,
-metadata or otherwise non-public address), the connection pinned to the checked address, each redirect
-checked again, and limits on size, total time and content type."""
+"""Fetching image URLs safely: http(s) only, every resolved address checked by `shared.netguard` (no loopback,
+private, link-local, metadata, NAT64/6to4/Teredo or otherwise non-public address), the connection pinned to the
+checked address, no proxy from the environment, each redirect checked again, and limits on size, total time and
+content type."""
 
 from __future__ import annotations
 
-import ipaddress
-import socket
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import httpx
 
-from shared.errors import FetchError, ForbiddenURLError, ImageTooLargeError
+from shared.errors import FetchError, ImageTooLargeError
+from shared.netguard import check_address, guarded_client, pinned_request, resolve_checked
 from shared.settings import Settings, get_settings
 
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp"})
-Address = ipaddress.IPv4Address | ipaddress.IPv6Address
-# cloud metadata services: refused even when private addresses are allowed (tests)
-METADATA_ADDRESSES = frozenset(
-    ipaddress.ip_address(a) for a in ("169.254.169.254", "169.254.170.2", "fd00:ec2::254", "100.100.100.200")
-)
+__all__ = ["FetchedImage", "check_address", "fetch_image", "resolve_checked"]
 
 
 @dataclass(frozen=True)
@@ -30,39 +26,11 @@ class FetchedImage:
     final_url: str
 
 
-def check_address(address: Address, *, allow_private: bool) -> None:
-    """Raise ForbiddenURLError unless `address` may be fetched from."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
-    if address in METADATA_ADDRESSES or address.is_link_local:
-        raise ForbiddenURLError(f"address {address} is link-local or a metadata service")
-    if address.is_multicast or address.is_unspecified or address.is_reserved:
-        raise ForbiddenURLError(f"address {address} is not a unicast address")
-    if allow_private and (address.is_private or address.is_loopback):
-        return
-    if not address.is_global:
-        raise ForbiddenURLError(f"address {address} is loopback, private or otherwise not public")
-
-
-def resolve_checked(host: str, port: int, *, allow_private: bool) -> Address:
-    """Resolve `host` and check every address it has; return the first (the one we connect to)."""
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise FetchError(f"cannot resolve {host!r}: {exc.strerror}") from exc
-    addresses = [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
-    if not addresses:
-        raise FetchError(f"{host!r} has no address")
-    for address in addresses:
-        check_address(address, allow_private=allow_private)
-    return addresses[0]
-
-
 def fetch_image(url: str, settings: Settings | None = None) -> FetchedImage:
     """Download an image from `url` within the limits in settings; raise FetchError subclasses otherwise."""
     settings = settings or get_settings()
     deadline = time.monotonic() + settings.fetch_timeout_s
-    with httpx.Client(timeout=settings.fetch_timeout_s, follow_redirects=False, trust_env=False) as client:
+    with guarded_client(settings.fetch_timeout_s) as client:
         for _hop in range(settings.fetch_max_redirects + 1):
             response = _request_pinned(client, url, settings, deadline)
             if response.is_redirect:
@@ -77,22 +45,9 @@ def fetch_image(url: str, settings: Settings | None = None) -> FetchedImage:
 
 
 def _request_pinned(client: httpx.Client, url: str, settings: Settings, deadline: float) -> httpx.Response:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https"):
-        raise ForbiddenURLError(f"only http and https image URLs are fetched, not {parts.scheme!r}")
-    if not parts.hostname:
-        raise ForbiddenURLError(f"URL {url!r} has no host")
-    if parts.username or parts.password:
-        raise ForbiddenURLError("URLs with credentials are not fetched")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    address = resolve_checked(parts.hostname, port, allow_private=settings.allow_private_urls)
-    # connect to the address we checked (no second DNS lookup to rebind), keep Host and TLS name
-    literal = f"[{address}]" if address.version == 6 else str(address)
-    pinned = parts._replace(netloc=f"{literal}:{port}").geturl()
-    host_header = parts.hostname if parts.port is None else f"{parts.hostname}:{parts.port}"
-    request = client.build_request(
-        "GET", pinned, headers={"Host": host_header, "Accept": ", ".join(sorted(IMAGE_TYPES))},
-        extensions={"sni_hostname": parts.hostname, "timeout": _timeouts(deadline)},
+    request = pinned_request(
+        client, "GET", url, allow_private=settings.allow_private_urls,
+        headers={"Accept": ", ".join(sorted(IMAGE_TYPES))}, extensions={"timeout": _timeouts(deadline)},
     )
     try:
         return client.send(request, stream=True)

@@ -106,6 +106,26 @@ class Settings(BaseSettings):
     api_keys: str = Field("", description="Comma-separated sha256 hex digests of accepted API keys.")
     webhook_secret: str = Field("change-me", description="HMAC-SHA256 key that signs webhooks.")
     allow_private_urls: bool = Field(False, description="Allow image URLs on private addresses (tests only).")
+    dev_insecure: bool = Field(
+        False, description="Development only: run the API without API keys and sign webhooks with a weak secret."
+    )
+    api_rate_limit_per_min: int = Field(600, ge=0, description="Requests per minute per API key (0: no limit).")
+    max_json_bytes: int = Field(1024 * 1024, ge=1024, description="Largest accepted JSON request body.")
+    min_image_side: int = Field(16, ge=1, description="Smallest accepted image width or height, in pixels.")
+    api_max_decodes: int = Field(4, ge=1, description="Images the API validates at once (bounds its memory).")
+
+    # --- reliability ---
+    job_lease_s: float = Field(
+        30.0, ge=5, description="A stage's lease on a job, renewed while it runs; lapsed: the job is re-driven."
+    )
+    reconcile_interval_s: float = Field(10.0, gt=0, description="How often the relay/reconciler sweeps.")
+    queue_wait_grace_s: float = Field(
+        60.0, ge=5, description="How long a queued job waits before the reconciler checks its message exists."
+    )
+    job_max_deliveries: int = Field(
+        5, ge=1, description="Stage deliveries before a job fails with too_many_deliveries (poison input)."
+    )
+    webhook_max_attempts: int = Field(12, ge=1, description="Webhook delivery rounds before it is given up.")
 
     # --- ops ---
     flower_port: int = Field(5555, description="Flower port.")

@@ -66,6 +66,9 @@ def worker(stage: str, concurrency: int | None, metrics_port: int | None, metric
         runtime.install(runtime.start_language(settings, stage_class))
         threads = concurrency or settings.language_concurrency
         queue = settings.language_queue
+    from workers.reliability import for_process
+
+    for_process(settings, runtime.current().store, app)  # lease heartbeat + relay/reconciler from the start
     serve_metrics(metrics_port if metrics_port is not None else settings.metrics_port, metrics_host)
     # prefetch: enough reserved messages that the batcher can fill while the previous batch runs
     app.worker_main([
@@ -156,6 +159,7 @@ def _stack_env(
 ) -> tuple[dict[str, str], dict[str, Any]]:
     """The environment every process of the stack shares, and the state `down` needs."""
     from producer.auth import new_api_key
+    from shared.security import weak_secret
     from shared.store import migrate
 
     configured = os.environ
@@ -180,6 +184,8 @@ def _stack_env(
         f"{ENV_PREFIX}DATA_DIR": str(settings.data_dir.resolve()),
         f"{ENV_PREFIX}LLM_BASE_URL": llm_base_url,
     }
+    if weak_secret(settings.webhook_secret):  # callbacks need a real secret: a fresh one per local stack
+        env[f"{ENV_PREFIX}WEBHOOK_SECRET"] = secrets.token_hex(32)
     state = {"broker_url": broker_url, "redis_started": redis_started, "redis_port": redis_port,
              "database_url": database_url,
              "api_key": api_key, "flower_auth": flower_auth, "llm_started": llm_started,

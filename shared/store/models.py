@@ -1,4 +1,6 @@
-"""The `jobs` table: one row per job, its state, and its result once written."""
+"""The tables: `jobs` (one row per job, its state, lease and result), `outbox` (task messages written in the
+same transaction as the state change that calls for them, published by a relay) and `webhook_deliveries` (one
+row per completion webhook, delivered at least once under a stable id)."""
 
 from __future__ import annotations
 
@@ -6,7 +8,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, DateTime, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from shared.schemas import ErrorBody, JobView
@@ -46,6 +48,11 @@ class Job(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     deliveries: Mapped[int] = mapped_column(Integer, default=0)
+    tenant: Mapped[str] = mapped_column(String(64), index=True, default="default")
+    # the stage that holds the job and until when: a lapsed lease means the worker died (the reconciler re-drives)
+    stage: Mapped[str | None] = mapped_column(String(16))
+    holder: Mapped[str | None] = mapped_column(String(128))  # the worker process running the stage; None: queued
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -60,3 +67,34 @@ class Job(Base):
             finished_at=self.finished_at.isoformat() if self.finished_at else None,
             result=self.result, error=error,
         )
+
+
+class OutboxMessage(Base):
+    """A task message to publish: written with the job change that calls for it, so a commit always has one."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True,
+                                    autoincrement=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    task: Mapped[str] = mapped_column(String(64))
+    task_id: Mapped[str] = mapped_column(String(96))
+    args: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WebhookDelivery(Base):
+    """One completion webhook: `id` is the stable delivery id receivers dedupe on (X-P2P-Delivery)."""
+
+    __tablename__ = "webhook_deliveries"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    job_id: Mapped[str] = mapped_column(String(32), index=True)
+    url: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), index=True, default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -33,6 +33,7 @@ def role_env(redis_url: str, tmp_path: Path) -> dict[str, str]:
         "P2P_API_PORT": str(free_port()),
         "P2P_FLOWER_PORT": str(free_port()),
         "P2P_FLOWER_BASIC_AUTH": "ops:secret",
+        "P2P_API_KEYS": "0" * 64,  # the API refuses to start without keys
         "P2P_METRICS_PORT": str(free_port()),
         "P2P_LLM_BASE_URL": f"http://127.0.0.1:{free_port()}/v1",  # nothing there: the worker must still start
         "REMAP_SIGTERM": "SIGQUIT",  # as the images set it

@@ -25,7 +25,7 @@ def test_given_a_flaky_receiver_when_delivering_then_retried_with_backoff_until_
     replies = iter([Reply(500), Reply(503), Reply(204)])
     with http_server({"/hook": lambda _b, _h: next(replies)}) as (base, requests):
         started = time.monotonic()
-        attempts = deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=5, backoff_s=0.1)
+        attempts = deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=5, backoff_s=0.1, allow_private=True)
         elapsed = time.monotonic() - started
     assert attempts == 3
     assert len(requests) == 3
@@ -52,7 +52,7 @@ def test_given_a_receiver_that_rejects_when_delivering_then_no_retry_and_an_erro
         http_server({"/hook": lambda _b, _h: Reply(400)}) as (base, requests),
         pytest.raises(WebhookDeliveryError, match="HTTP 400"),
     ):
-        deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=4, backoff_s=0.01)
+        deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=4, backoff_s=0.01, allow_private=True)
     assert len(requests) == 1
 
 
@@ -61,5 +61,5 @@ def test_given_a_receiver_that_stays_down_when_delivering_then_every_attempt_the
         http_server({"/hook": lambda _b, _h: Reply(502)}) as (base, requests),
         pytest.raises(WebhookDeliveryError, match="HTTP 502"),
     ):
-        deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=3, backoff_s=0.01)
+        deliver(f"{base}/hook", PAYLOAD, SECRET, attempts=3, backoff_s=0.01, allow_private=True)
     assert len(requests) == 3

@@ -1,5 +1,6 @@
-"""`p2p.vision`: one Celery task per job; the image joins a cross-job micro-batch; the evidence pack
-goes on to the language queue as JSON."""
+"""`p2p.vision`: one Celery task per job; the job is claimed (leased, deliveries bounded), the image joins a
+cross-job micro-batch, and the evidence pack is handed to the language stage through the outbox (the job's stage
+and the language message commit together, so a broker outage cannot lose it)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from celery import Task
 
 from shared.celery_config import LANGUAGE_TASK, VISION_TASK, vision_task_budget_s
 from shared.images import decode_image
+from shared.store.repository import Message
 from workers.celery_app import app
 from workers.metrics import QUEUE_WAIT_SECONDS, STAGE_SECONDS
+from workers.reliability import for_process
 from workers.runtime import current
-from workers.tasks.outcomes import RETRY_OPTIONS, record_failure, record_outcome
+from workers.tasks.outcomes import RETRY_OPTIONS, claim, held, record_outcome
 
 
 @app.task(name=VISION_TASK, bind=True, **RETRY_OPTIONS)
@@ -23,23 +26,20 @@ def vision_job(
     started = time.time()
     QUEUE_WAIT_SECONDS.labels("vision").observe(max(0.0, started - enqueued_at))
     runtime = current()
-    store = runtime.store
-    if not store.mark_running(job_id):
-        record_outcome("vision", "skipped")
-        return {"job_id": job_id, "skipped": "job unknown or already final"}
-    try:
+    store, settings = runtime.store, runtime.settings
+    reliability = for_process(settings, store, self.app)
+    if not claim(reliability, store, job_id, "vision", lease_s=settings.job_lease_s,
+                 max_deliveries=settings.job_max_deliveries):
+        return {"job_id": job_id, "skipped": True}
+    with held(reliability, store, job_id, "vision"):
         vision = runtime.vision_stage()
         image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side)
         future = vision.batcher.submit(image)
-        pack = future.result(timeout=vision_task_budget_s(runtime.settings))
-    except Exception as exc:
-        record_failure(self.app, store, job_id, "vision", exc)
-        raise
+        pack = future.result(timeout=vision_task_budget_s(settings))
+        message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
+                          f"{job_id}.language")
+        store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)
     STAGE_SECONDS.labels("vision").observe(time.time() - started)
     record_outcome("vision", "succeeded")
-    self.app.send_task(
-        LANGUAGE_TASK,
-        args=[job_id, pack.model_dump(mode="json"), meta, time.time()],
-        task_id=f"{job_id}.language",
-    )
+    reliability.publish_now(job_id)
     return {"job_id": job_id, "garments": len(pack.garments)}
