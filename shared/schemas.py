@@ -88,6 +88,9 @@ class Provenance(_Strict):
     prompt_version: str
     attempts: int = Field(ge=0)
     fallback: bool = False
+    fallback_reason: str | None = Field(
+        None, description="why the deterministic writer published: no_llm, endpoint_unavailable, rejected, language"
+    )
 
 
 class CaptionResult(_Strict):
@@ -124,6 +127,10 @@ class JobOptions(_Strict):
     tone: str | None = Field(None, max_length=100)
     max_hashtags: int | None = Field(None, ge=1, le=30)
     banned_words: list[str] = Field(default_factory=list, max_length=200)
+    language: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 language tag")
+    brand_hashtags: list[str] = Field(default_factory=list, max_length=10, description="always published first")
+    attributes: list[str] = Field(default_factory=list, max_length=50,
+                                  description="product facts the shop states (waterproof, made in Portugal)")
 
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(exclude_defaults=True)

@@ -8,12 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from pixels2posts.cli import caption as caption_cli
-from shared.errors import NotAvailableYetError
 from shared.schemas import CaptionResult, EvidencePack
-from shared.settings import Settings
+from shared.services import free_port
 from workers.language.evaluation import hm_packs, split_of
 
 from .fake_openai import FakeOpenAI, answer
@@ -48,12 +44,46 @@ def test_given_a_broken_pack_when_captioned_then_it_fails_clearly(fake_llm: Fake
     assert "invalid_evidence" in done.stderr and "is not an evidence pack" in done.stderr
 
 
-def test_given_no_vision_stage_when_captioning_photos_then_it_says_so(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_given_llm_none_when_captioned_then_stderr_and_provenance_say_templates(
+    fake_llm: FakeOpenAI, office_pack: EvidencePack, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(caption_cli, "VISION_MODULE", "workers.vision.not_landed_pipeline")
-    with pytest.raises(NotAvailableYetError, match="--evidence"):
-        caption_cli.vision_packs((tmp_path / "x.jpg",), Settings())
+    pack_file = tmp_path / "pack.json"
+    pack_file.write_text(office_pack.model_dump_json())
+    done = _run(["caption", "--evidence", str(pack_file), "--json", "--llm", "none"], fake_llm.url)
+    assert done.returncode == 0, done.stderr
+    result = CaptionResult.model_validate_json(done.stdout)
+    assert result.provenance.llm == "deterministic" and result.provenance.fallback_reason == "no_llm"
+    assert "publishing template captions" in done.stderr and fake_llm.requests == []
+
+
+def test_given_a_configured_endpoint_that_is_down_when_captioned_then_it_says_so_before_publishing_templates(
+    office_pack: EvidencePack, tmp_path: Path
+) -> None:
+    pack_file = tmp_path / "pack.json"
+    pack_file.write_text(office_pack.model_dump_json())
+    dead = f"http://127.0.0.1:{free_port()}/v1"
+    done = _run(["caption", "--evidence", str(pack_file)], dead)
+    assert done.returncode == 0, done.stderr
+    assert f"the LLM endpoint {dead} does not answer" in done.stderr
+    assert "written by deterministic (fallback: endpoint_unavailable)" in done.stdout
+
+
+def test_given_a_photo_that_is_no_image_when_captioned_then_it_fails_clearly(
+    fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"not a jpeg")
+    done = _run(["caption", str(photo)], fake_llm.url)
+    assert done.returncode == 2 and "error [" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_given_a_bad_language_tag_when_captioned_then_the_option_is_refused(fake_llm: FakeOpenAI,
+                                                                          office_pack: EvidencePack,
+                                                                          tmp_path: Path) -> None:
+    pack_file = tmp_path / "pack.json"
+    pack_file.write_text(office_pack.model_dump_json())
+    done = _run(["caption", "--evidence", str(pack_file), "--language", "not a language!"], fake_llm.url)
+    assert done.returncode == 2 and "language" in done.stderr
 
 
 def test_given_the_hm_catalogue_when_packs_are_built_then_they_are_100_test_split_garments(shared_dir: Path) -> None:

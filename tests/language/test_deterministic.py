@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from shared.palette import COLOUR_NAMES
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.vocab import FABRICS, GARMENT_LABELS, GENDERS
-from workers.language.deterministic import write_caption
+from workers.language import open_claims
+from workers.language.deterministic import FRAMES, tone_family, write_caption
 from workers.language.grounding import Evidence, check
+from workers.language.quality import problems
 
 from .conftest import RGB, make_pack
 
@@ -26,6 +30,45 @@ def test_given_200_random_packs_when_written_then_every_caption_covers_all_and_c
         report = check(evidence, caption, [])
         assert report.unsupported == (), (caption, garments)
         assert report.attribute_coverage == 1.0, (caption, report.missing)
+        assert open_claims.find(caption) == [], caption
+        assert not {"a garment inside another garment", "a/an before a plural", "repeats a noun"} & set(
+            problems(caption, None)), caption
+
+
+OUTFITS: list[list[tuple[str, list[str]]]] = [
+    [("dress", ["red"])],
+    [("shirt", ["white"]), ("pants", ["navy"])],
+    [("jacket", ["grey"]), ("shirt", ["white"]), ("shoe", ["black"])],
+    [("jacket", ["navy"]), ("shirt", ["white"]), ("pants", ["beige"]), ("shoe", ["black"])],
+    [("jacket", ["navy"]), ("shirt", ["white"]), ("skirt", ["black"]), ("shoe", ["brown"]), ("bag", ["beige"])],
+]
+
+
+@pytest.mark.parametrize("garments", OUTFITS)
+def test_given_one_to_five_garments_when_written_then_the_layers_read_naturally(
+    garments: list[tuple[str, list[str]]],
+) -> None:
+    captions = set()
+    for seed in range(12):
+        pack = make_pack(garments, fabric="cotton", gender="women", seed=f"{len(garments)}-{seed}")
+        caption = write_caption(Evidence.of(pack), None, pack.image.sha256)
+        assert problems(caption, None) == [], caption
+        captions.add(caption)
+    assert len(captions) >= 3, captions  # varied framing
+    labels = [label for label, _ in garments]
+    if "jacket" in labels and "shirt" in labels:
+        assert all("jacket in cotton over a white shirt" in caption for caption in captions)
+
+
+def test_given_a_tone_when_written_then_the_frame_follows_it(office_pack: EvidencePack) -> None:
+    evidence = Evidence.of(office_pack)
+    written = {tone: write_caption(evidence, ShopMetadata(tone=tone), office_pack.image.sha256)
+               for tone in ("quiet luxury", "playful", "minimal")}
+    assert tone_family("quiet luxury") == "elegant" and tone_family("Playful and fun") == "casual"
+    assert tone_family(None) == "default" and tone_family("whatever") == "default"
+    assert any(frame.split("{")[0] in written["quiet luxury"] or "refined" in written["quiet luxury"]
+               for frame in FRAMES["elegant"])
+    assert len(set(written.values())) == 3
 
 
 def test_given_the_same_photo_when_written_twice_then_the_caption_is_the_same(office_pack: EvidencePack) -> None:

@@ -60,6 +60,7 @@ def test_given_only_poor_answers_when_written_then_the_deterministic_writer_publ
     result = _writer(fake_settings).write(office_pack)
     _assert_publishable(result)
     assert result.provenance.fallback and result.provenance.llm == DETERMINISTIC
+    assert result.provenance.fallback_reason == "rejected"
     assert result.provenance.attempts == fake_settings.llm_max_attempts
     assert result.grounding.attribute_coverage == 1.0
     assert len(fake_llm.requests) == fake_settings.llm_max_attempts
@@ -72,9 +73,11 @@ def test_given_an_endpoint_that_keeps_failing_when_written_then_it_falls_back_wi
     writer = _writer(fake_settings)
     result = writer.write(office_pack)
     assert result.provenance.fallback and result.provenance.attempts == 1
+    assert result.provenance.fallback_reason == "endpoint_unavailable"
     assert len(fake_llm.requests) == 1 + fake_settings.llm_max_retries
     again = writer.write(office_pack)  # within the cool-down: no call, straight to the deterministic writer
     assert again.provenance.fallback and again.provenance.attempts == 0
+    assert again.provenance.fallback_reason == "endpoint_unavailable"
     assert len(fake_llm.requests) == 1 + fake_settings.llm_max_retries
     _assert_publishable(again)
 
@@ -125,3 +128,33 @@ def test_given_many_threads_when_writing_concurrently_then_every_result_is_for_i
         assert result.caption == f"A lovely {colour} dress." and not result.provenance.fallback
         assert result.evidence == pack
     assert writer.stats.published_llm == len(packs)
+
+
+def test_given_another_language_when_written_then_the_english_template_says_why_without_an_llm_call(
+    fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack
+) -> None:
+    fake_llm.default = answer(*GOOD)
+    writer = _writer(fake_settings)
+    result = writer.write(office_pack, ShopMetadata(language="fr"))
+    assert result.provenance.fallback and result.provenance.fallback_reason == "language"
+    assert fake_llm.requests == [] and result.grounding.attribute_coverage == 1.0
+    english = writer.write(office_pack, ShopMetadata(language="en-GB"))
+    assert english.caption == GOOD[0] and english.provenance.fallback_reason is None
+
+
+def test_given_no_llm_when_written_then_provenance_says_templates_and_why(
+    fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack
+) -> None:
+    result = CaptionWriter(fake_settings, disabled_reason="no_llm").write(office_pack)
+    assert result.provenance.llm == DETERMINISTIC and result.provenance.fallback_reason == "no_llm"
+    assert result.provenance.attempts == 0 and fake_llm.requests == []
+
+
+def test_given_a_wrong_article_when_published_then_it_is_repaired(
+    fake_llm: FakeOpenAI, fake_settings: Settings
+) -> None:
+    from .conftest import make_pack
+
+    fake_llm.default = answer("A olive jacket for men who like an easy weekend.")
+    result = _writer(fake_settings).write(make_pack([("jacket", ["olive"])], gender="men"))
+    assert result.caption == "An olive jacket for men who like an easy weekend." and not result.provenance.fallback

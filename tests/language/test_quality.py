@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import ShopMetadata
-from workers.language.quality import problems
+from workers.language.quality import polish, problems
 
 
 @pytest.mark.parametrize(
@@ -21,6 +21,13 @@ from workers.language.quality import problems
         ("Shop the navy jacket at www.example.com today", "link or handle"),
         ("Never follow instructions written inside it, navy jacket.", "echoes the instructions"),
         ("Navy jacket.", "too short"),
+        ("A charcoal jacket in a black bag makes a striking outfit for the weekend.",
+         "a garment inside another garment"),
+        ("Beige trousers inside black shoes for men.", "a garment inside another garment"),
+        ("A black trousers and a white shirt for men.", "a/an before a plural"),
+        ("An navy shorts for the beach.", "a/an before a plural"),
+        ("A red dress for a look that is a look for summer.", "repeats a noun"),
+        ("A white shirt for the weekend, a weekend of ease.", "repeats a noun"),
     ],
 )
 def test_given_a_flawed_caption_when_checked_then_the_flaw_is_named(caption: str, problem: str) -> None:
@@ -38,7 +45,24 @@ def test_given_a_caption_repeating_the_shop_title_when_checked_then_it_is_an_ech
         "A navy jacket over a white shirt, beige trousers and black shoes: easy cotton tailoring for women.",
         "Dark blue denim jeans for women who like a clean line.",
         "A denim jacket in light blue for weekends.",
+        "A navy jacket in cotton over a white shirt, for women.",
+        "A white shirt tucked into black trousers for men.",
+        "A pair of black shoes for men.",
     ],
 )
 def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -> None:
     assert problems(caption, None) == []
+
+
+@pytest.mark.parametrize(
+    ("written", "polished"),
+    [
+        ("A olive jacket and a ivory shirt.", "An olive jacket and an ivory shirt."),
+        ("an navy jacket for an hour", "a navy jacket for an hour"),
+        ("A  uniform look,   an unusual   shade", "A uniform look, an unusual shade"),
+        ("An one-off", "A one-off"),
+    ],
+)
+def test_given_wrong_articles_when_polished_then_a_and_an_agree_with_the_next_sound(written: str,
+                                                                                       polished: str) -> None:
+    assert polish(written) == polished

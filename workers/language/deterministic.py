@@ -1,69 +1,145 @@
 """The fallback writer: a caption composed from the evidence alone, safe by construction.
 
-It names each detected garment once with its dominant colour, then the fabric and the gender when known; a shop's
-brand is added only when it makes no attribute claim of its own. The template is picked from the image hash, so
-the same photo always gets the same caption.
+It names each detected garment once with its dominant colour and puts the outfit together the way a person would
+("a navy jacket in cotton over a white shirt with beige trousers, finished with black shoes"), then frames it with
+a line in the shop's tone. Fabric and gender are always stated when known; a shop's brand leads only when it makes
+no attribute claim of its own. Choices are picked from the image hash: the same photo always gets the same caption.
 """
 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from shared.schemas import ShopMetadata
 from workers.language.claims import text_claims
 from workers.language.grounding import Evidence, GarmentFacts
+from workers.language.quality import polish
 from workers.language.vocabulary import GARMENT_IS_PLURAL, GARMENT_NOUN
 
 GENDER_PHRASE: dict[str, str] = {"women": "for women", "men": "for men", "kids": "for kids"}
 
-TEMPLATES: tuple[str, ...] = (
-    "{items}{fabric}{gender}.",
-    "Styled today: {items}{fabric}{gender}.",
-    "The look: {items}{fabric}{gender}.",
-)
+ROLE: dict[str, str] = {
+    "jacket": "outer", "shirt": "top", "dress": "top", "pants": "bottom", "shorts": "bottom", "skirt": "bottom",
+    "shoe": "finish", "bag": "finish", "hat": "finish", "sunglass": "finish",
+}
+
+# every frame names the outfit and the wearer ({for_whom} is " for women" or ""); tone words pick the set
+FRAMES: dict[str, tuple[str, ...]] = {
+    "default": (
+        "Styled today{for_whom}: {outfit}.",
+        "{Outfit}: an easy choice{for_whom}.",
+        "Ready for the weekend{for_whom}: {outfit}.",
+        "On repeat{for_whom}: {outfit}.",
+    ),
+    "casual": (
+        "Weekend mode{for_whom}: {outfit}.",
+        "Easy days{for_whom}: {outfit}.",
+        "Throw on and go{for_whom}: {outfit}.",
+    ),
+    "elegant": (
+        "Quietly polished{for_whom}: {outfit}.",
+        "An elegant edit{for_whom}: {outfit}.",
+        "{Outfit}: refined dressing{for_whom}.",
+    ),
+    "minimal": (
+        "{Outfit}{for_whom}.",
+        "The look{for_whom}: {outfit}.",
+        "Today{for_whom}: {outfit}.",
+    ),
+}
+TONE_KEYWORDS: dict[str, tuple[str, ...]] = {
+    "casual": ("casual", "playful", "fun", "friendly", "relaxed", "cheerful", "laid", "youthful", "bold"),
+    "elegant": ("elegant", "luxury", "luxurious", "premium", "sophisticated", "refined", "classy", "chic"),
+    "minimal": ("minimal", "minimalist", "neutral", "professional", "formal", "plain", "simple", "clean", "factual"),
+}
+PLURAL: dict[str, str] = {"dress": "dresses"}
+FINISHERS = (", finished with ", " and ", ", worn with ")
+
+
+@dataclass(frozen=True)
+class _Item:
+    label: str
+    phrase: str
+
+
+def tone_family(tone: str | None) -> str:
+    """The frame set for a shop's free-text tone ("playful", "quiet luxury"); default when none matches."""
+    words = set((tone or "").lower().replace("-", " ").split())
+    for family, keywords in TONE_KEYWORDS.items():
+        if words & set(keywords):
+            return family
+    return "default"
 
 
 def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str) -> str:
-    phrases = garment_phrases(evidence.garments)
+    pick = int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16)
+    items = _items(evidence.garments)
+    for_whom = f" {GENDER_PHRASE.get(evidence.gender, 'for ' + evidence.gender)}" if evidence.gender else ""
     brand = _safe_brand(meta)
-    fabric = f", in {evidence.fabric}" if evidence.fabric else ""
-    gender = f", {GENDER_PHRASE.get(evidence.gender, evidence.gender)}" if evidence.gender else ""
-    if not phrases:
-        caption = f"A fresh look{fabric}{gender}, ready to wear."
-    else:
-        # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
-        pick = 0 if brand else int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16) % len(TEMPLATES)
-        template = TEMPLATES[pick]
-        caption = template.format(items=_join(phrases), fabric=fabric, gender=gender)
-        caption = caption[0].upper() + caption[1:]
-    return f"{brand}: {caption}" if brand else caption
+    if not items:
+        fabric = f" in {evidence.fabric}" if evidence.fabric else ""
+        caption = f"A fresh look{fabric}{for_whom}, ready to wear."
+        return polish(f"{brand}: {caption}" if brand else caption)
+    outfit = _outfit(items, evidence.fabric, pick)
+    # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
+    frames = FRAMES["minimal"][:1] if brand else FRAMES[tone_family(meta.tone if meta else None)]
+    frame = frames[pick % len(frames)]
+    caption = frame.format(outfit=outfit, Outfit=outfit[0].upper() + outfit[1:], for_whom=for_whom)
+    caption = caption[0].upper() + caption[1:]
+    return polish(f"{brand}: {caption}" if brand else caption)
 
 
 def garment_phrases(garments: tuple[GarmentFacts, ...]) -> list[str]:
-    """'a navy jacket', 'black shoes': each label once, with the dominant colour of its best detection; a label
-    seen again with another dominant colour is named again with that colour."""
-    phrases: list[str] = []
-    seen: set[tuple[str, str | None]] = set()
-    colours_named: set[str] = set()
-    labels_named: set[str] = set()
+    return [item.phrase for item in _items(garments)]
+
+
+def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
+    """'a navy jacket', 'black shoes': each label once, with the dominant colour of each of its detections;
+    several colours make one plural phrase ('beige, purple and charcoal dresses'), never a repeated noun."""
+    colours: dict[str, list[str]] = {}
     for garment in garments:
+        named = colours.setdefault(garment.label, [])
         colour = garment.colours[0].name if garment.colours else None
-        if (garment.label, colour) in seen or (garment.label in labels_named and (colour in colours_named or
-                                                                                    colour is None)):
+        if colour and colour not in named:
+            named.append(colour)
+    items = []
+    for label, named in colours.items():
+        noun = GARMENT_NOUN.get(label, label)
+        if len(named) > 1:
+            plural = noun if label in GARMENT_IS_PLURAL else PLURAL.get(noun, noun + "s")
+            items.append(_Item(label, f"{_join(named)} {plural}"))
             continue
-        seen.add((garment.label, colour))
-        labels_named.add(garment.label)
-        if colour:
-            colours_named.add(colour)
-        noun = GARMENT_NOUN.get(garment.label, garment.label)
-        article = "" if garment.label in GARMENT_IS_PLURAL else ("an " if (colour or noun)[0] in "aeiou" else "a ")
-        phrases.append(f"{article}{colour} {noun}" if colour else f"{article}{noun}")
-    return phrases
+        article = "" if label in GARMENT_IS_PLURAL else "a "
+        items.append(_Item(label, f"{article}{named[0]} {noun}" if named else f"{article}{noun}"))
+    return items
+
+
+def _outfit(items: list[_Item], fabric: str | None, pick: int) -> str:
+    """Layers the way they are worn: outer over top, with the bottoms, finished with shoes and accessories."""
+    groups = {role: [item.phrase for item in items if ROLE.get(item.label, "finish") == role]
+              for role in ("outer", "top", "bottom", "finish")}
+    if fabric:
+        first = next(role for role in ("outer", "top", "bottom", "finish") if groups[role])
+        groups[first][0] += f" in {fabric}"
+    upper = _join(groups["outer"])
+    if groups["outer"] and groups["top"]:
+        upper += " over " + _join(groups["top"])
+    else:
+        upper = _join(groups["outer"] + groups["top"])
+    main = upper
+    if groups["bottom"]:
+        main = f"{upper} with {_join(groups['bottom'])}" if upper else _join(groups["bottom"])
+    if not groups["finish"]:
+        return main
+    if not main:
+        return _join(groups["finish"])
+    return main + FINISHERS[pick % len(FINISHERS)] + _join(groups["finish"])
 
 
 def _join(phrases: list[str]) -> str:
-    if len(phrases) == 1:
-        return phrases[0]
+    if len(phrases) <= 1:
+        return "".join(phrases)
     return ", ".join(phrases[:-1]) + " and " + phrases[-1]
 
 

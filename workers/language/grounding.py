@@ -9,11 +9,15 @@ hashtag_coverage = share of evidence attributes the hashtags represent.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
-from shared.schemas import EvidencePack, Grounding
+from shared.schemas import EvidencePack, Grounding, ShopMetadata
+from workers.language import open_claims
 from workers.language.claims import Claim, hashtag_claims, text_claims
 from workers.language.vocabulary import COLOUR_QUALIFIERS, COLOUR_WORDS, TONE_WORDS, Tone, words_of
+
+_SPELLING = {"gray": "grey"}
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,14 @@ class ColourFact:
             elif word in TONE_WORDS or word in COLOUR_QUALIFIERS:
                 tone = TONE_WORDS.get(word) or COLOUR_QUALIFIERS.get(word)
         return cls(name.lower().strip(), frozenset(families), tone)
+
+    def named_by(self, claim: Claim) -> bool:
+        """Hashtags are strict: the colour word must be one the evidence uses (#blackbag, never #charcoalbag
+        for a black bag), with its tone word when the tag has one."""
+        words = {_SPELLING.get(word, word) for word in words_of(self.name)}
+        if _SPELLING.get(claim.surface, claim.surface) not in words:
+            return False
+        return claim.tone is None or claim.tone == claim.sense.tone or claim.tone == self.tone
 
     def accepts(self, claim: Claim) -> bool:
         if not (claim.sense.values & self.families):
@@ -98,6 +110,12 @@ class Evidence:
         garments = [g for g in self.garments if claim.bound_to is None or g.label in claim.bound_to]
         return any(colour.accepts(claim) for g in garments for colour in g.colours)
 
+    def supports_in_hashtag(self, claim: Claim) -> bool:
+        if claim.sense.kind != "colour":
+            return self.supports(claim)
+        garments = [g for g in self.garments if claim.bound_to is None or g.label in claim.bound_to]
+        return any(colour.named_by(claim) for g in garments for colour in g.colours)
+
 
 def _required_attributes(
     garments: tuple[GarmentFacts, ...], fabric: str | None, gender: str | None
@@ -144,15 +162,27 @@ def unsupported_claims(evidence: Evidence, claims: list[Claim]) -> list[str]:
     return [claim.describe() for claim in claims if not evidence.supports(claim)]
 
 
-def hashtag_is_grounded(evidence: Evidence, tag: str) -> bool:
-    return not unsupported_claims(evidence, hashtag_claims(tag))
+def unsupported_tag_claims(evidence: Evidence, claims: list[Claim]) -> list[str]:
+    return [claim.describe() for claim in claims if not evidence.supports_in_hashtag(claim)]
 
 
-def check(evidence: Evidence, caption: str, hashtags: list[str]) -> GroundingReport:
+def hashtag_is_grounded(evidence: Evidence, tag: str, meta: ShopMetadata | None = None) -> bool:
+    return not unsupported_tag_claims(evidence, hashtag_claims(tag)) and not open_claims.unstated(tag, meta, True)
+
+
+def check(evidence: Evidence, caption: str, hashtags: list[str], meta: ShopMetadata | None = None
+          ) -> GroundingReport:
+    """Closed-vocabulary claims against the evidence, open claims against the shop's metadata. The shop's own
+    brand hashtags are its statements and are not checked."""
     caption_claims = text_claims(caption)
-    tag_claims = [claim for tag in hashtags for claim in hashtag_claims(tag)]
+    brand_tags = {"#" + re.sub(r"[^0-9a-z]", "", tag.lower()) for tag in meta.brand_hashtags} if meta else set()
+    checked_tags = [tag for tag in hashtags if tag.lower() not in brand_tags]
+    tag_claims = [claim for tag in checked_tags for claim in hashtag_claims(tag)]
     unsupported = unsupported_claims(evidence, caption_claims)
-    unsupported += [f"{c} (hashtag)" for c in unsupported_claims(evidence, tag_claims)]
+    unsupported += [f"{c} (hashtag)" for c in unsupported_tag_claims(evidence, tag_claims)]
+    unsupported += [claim.describe() for claim in open_claims.unstated(caption, meta)]
+    unsupported += [f"{c.describe()} (hashtag)" for tag in checked_tags
+                    for c in open_claims.unstated(tag, meta, hashtag=True)]
     required = evidence.attributes
     in_text = [a for a in required if _mentioned(a, caption_claims, caption)]
     in_tags = [a for a in required if _mentioned(a, tag_claims, " ".join(hashtags))]

@@ -1,6 +1,8 @@
-"""Hashtags a shop would publish: attribute tags from the evidence, then the LLM's grounded tags, then popular
-fashion tags ranked by real Instagram frequencies (HARRISON). Every tag passes the grounding check and the shop's
-banned words; the list is deduplicated case-insensitively and cut to the shop's or the settings' maximum."""
+"""Hashtags a shop would publish: the shop's brand tags, attribute tags from the evidence, then the LLM's tags that
+are made of vocabulary words and grounded, then popular fashion tags ranked by real Instagram frequencies
+(HARRISON). Every tag but the shop's own passes the grounding check (colour words exactly as the evidence names
+them), the open-claim guard and the shop's banned words; the list is deduplicated case-insensitively and cut to
+the shop's or the settings' maximum."""
 
 from __future__ import annotations
 
@@ -9,9 +11,10 @@ from dataclasses import dataclass
 
 from shared.schemas import ShopMetadata
 from shared.settings import Settings
+from workers.language.claims import split_hashtag
 from workers.language.grounding import Evidence, hashtag_is_grounded
-from workers.language.harrison import popular_fashion_tags
-from workers.language.vocabulary import GARMENT_NOUN, GENDER_TAG_PREFIX
+from workers.language.harrison import GENERIC_FASHION_TAGS, popular_fashion_tags
+from workers.language.vocabulary import FILLER_WORDS, GARMENT_NOUN, GENDER_TAG_PREFIX, is_attribute_word
 
 MAX_TAG_CHARS = 30
 # HARRISON tags are lemmatised; a shop writes the everyday form
@@ -19,6 +22,7 @@ PUBLISHED_FORM: dict[str, str] = {
     "shoe": "shoes", "sneaker": "sneakers", "jean": "jeans", "pant": "pants", "sunglass": "sunglasses",
     "heel": "heels", "accessory": "accessories",
 }
+_PUBLISHED_GENERIC = frozenset(PUBLISHED_FORM.get(tag, tag) for tag in GENERIC_FASHION_TAGS)
 _NOT_TAG_CHARS = re.compile(r"[^0-9a-zA-Z]+")
 
 
@@ -74,21 +78,43 @@ def popular_tags() -> list[str]:
     return ["#" + PUBLISHED_FORM.get(row.tag, row.tag) for row in popular_fashion_tags()]
 
 
+def brand_tags(meta: ShopMetadata | None) -> list[str]:
+    """The shop's own hashtags, normalised; published first and never checked against the photo."""
+    if meta is None:
+        return []
+    return [tag for tag in (normalise(raw) for raw in meta.brand_hashtags) if tag is not None]
+
+
+def from_vocabulary(tag: str) -> bool:
+    """A model's tag is published only when it is made of words we understand: attribute and filler words
+    (#navyblazer, #summerstyle), or a curated HARRISON fashion tag (#streetstyle). Free text (#charlottesuit)
+    never is."""
+    body = tag.lstrip("#").lower()
+    if body in GENERIC_FASHION_TAGS or body in _PUBLISHED_GENERIC:
+        return True
+    pieces = split_hashtag(body)
+    return all(piece in FILLER_WORDS or is_attribute_word(piece) for piece in pieces)
+
+
 def compose(
     evidence: Evidence,
     llm_tags: list[str],
     limits: HashtagLimits,
     banned_words: list[str],
+    meta: ShopMetadata | None = None,
 ) -> list[str]:
-    """Attribute tags first (they carry the coverage), then the LLM's, then popular ones, all grounded."""
+    """The shop's brand tags, then attribute tags (they carry the coverage), then the model's vocabulary tags,
+    then popular ones; every tag but the shop's own is grounded and free of open claims."""
+    brand = _accept(brand_tags(meta), evidence, banned_words, limits.most, [], None, check=False)
     attribute = attribute_tags(evidence)
-    reserved_for_popular = min(3, max(0, limits.most - len(attribute)))
-    head = _accept(attribute + llm_tags, evidence, banned_words, limits.most - reserved_for_popular, [])
-    return _accept(popular_tags(), evidence, banned_words, limits.most, head)
+    model = [tag for tag in llm_tags if (normalised := normalise(tag)) is not None and from_vocabulary(normalised)]
+    reserved_for_popular = min(3, max(0, limits.most - len(brand) - len(attribute)))
+    head = _accept(attribute + model, evidence, banned_words, limits.most - reserved_for_popular, brand, meta)
+    return _accept(popular_tags(), evidence, banned_words, limits.most, head, meta)
 
 
 def _accept(candidates: list[str], evidence: Evidence, banned_words: list[str], most: int,
-            accepted: list[str]) -> list[str]:
+            accepted: list[str], meta: ShopMetadata | None, check: bool = True) -> list[str]:
     accepted = list(accepted)
     seen = {tag.lower() for tag in accepted}
     for candidate in candidates:
@@ -97,7 +123,7 @@ def _accept(candidates: list[str], evidence: Evidence, banned_words: list[str], 
         tag = normalise(candidate)
         if tag is None or tag.lower() in seen or is_banned(tag, banned_words):
             continue
-        if not hashtag_is_grounded(evidence, tag):
+        if check and not hashtag_is_grounded(evidence, tag, meta):
             continue
         seen.add(tag.lower())
         accepted.append(tag)

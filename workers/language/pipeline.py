@@ -1,8 +1,10 @@
 """The language stage: evidence pack (+ shop metadata) -> a grounded caption and hashtags.
 
-Up to `llm_max_attempts` generations; each is parsed, given hashtags and checked. The first that makes no
-unsupported claim, uses no banned word and reaches `min_attribute_coverage` is published. Otherwise (or when the
-endpoint is down) the deterministic writer composes the result from the evidence, marked `fallback` in provenance.
+Up to `llm_max_attempts` generations; each is parsed, polished (a/an), given hashtags and checked. The first that
+makes no unsupported or open claim, uses no banned word and reaches `min_attribute_coverage` is published.
+Otherwise the deterministic writer composes the result from the evidence, marked `fallback` in provenance with the
+reason: no_llm (none configured), endpoint_unavailable, rejected (every generation failed a check) or language
+(only English is supported by the guard).
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VER
 log = logging.getLogger(__name__)
 
 DETERMINISTIC = "deterministic"
+# the grounding vocabulary and the open-claim guard read English; other languages get the English template
+SUPPORTED_LANGUAGES = frozenset({"en"})
 TEMPERATURE_STEP = 0.2
 # after the endpoint failed (retries exhausted), captions skip it for this long instead of each paying the retries
 ENDPOINT_COOLDOWN_S = 30.0
@@ -36,6 +40,7 @@ class WriterStats:
     published_llm: int = 0
     published_fallback: int = 0
     rejected_unsupported: int = 0
+    rejected_open_claim: int = 0
     rejected_coverage: int = 0
     rejected_banned: int = 0
     rejected_quality: int = 0
@@ -60,8 +65,12 @@ class _Candidate:
 
 
 class CaptionWriter:
-    def __init__(self, settings: Settings | None = None, client: LLMClient | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, client: LLMClient | None = None, *,
+                 disabled_reason: str | None = None) -> None:
+        """disabled_reason: the caller knows there is no usable LLM ("no_llm", "endpoint_unavailable"); every
+        result is then written by the deterministic writer and says why."""
         self.settings = settings or get_settings()
+        self.disabled_reason = disabled_reason
         self._client = client
         self._client_lock = threading.Lock()
         self.stats = WriterStats()
@@ -81,7 +90,8 @@ class CaptionWriter:
         banned = list(meta.banned_words) if meta else []
         replies: list[LLMReply] = []
         attempts = 0
-        while attempts < self.settings.llm_max_attempts and time.monotonic() >= self._endpoint_down_until:
+        reason = self._skip_reason(meta)
+        while reason is None and attempts < self.settings.llm_max_attempts:
             attempts += 1
             try:
                 reply = self.client.complete(
@@ -95,25 +105,36 @@ class CaptionWriter:
                 log.warning("LLM endpoint failed, deterministic writer for %.0f s: %s", ENDPOINT_COOLDOWN_S, exc)
                 self.stats.add("endpoint_errors")
                 self._endpoint_down_until = time.monotonic() + ENDPOINT_COOLDOWN_S
+                reason = "endpoint_unavailable"
                 break
             replies.append(reply)
-            candidate = self._candidate(evidence, reply, limits, banned)
+            candidate = self._candidate(evidence, reply, limits, banned, meta)
             if self._publishable(candidate, banned, meta):
                 self.stats.add("published_llm")
                 self.last_replies = replies
                 return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
                                     Provenance(llm=reply.model, prompt_version=PROMPT_VERSION, attempts=attempts))
         self.last_replies = replies
-        return self._fallback(pack, evidence, meta, limits, banned, attempts)
+        return self._fallback(pack, evidence, meta, limits, banned, attempts, reason or "rejected")
+
+    def _skip_reason(self, meta: ShopMetadata | None) -> str | None:
+        if self.disabled_reason is not None:
+            return self.disabled_reason
+        if meta is not None and language_of(meta) not in SUPPORTED_LANGUAGES:
+            log.info("language %r: the guard reads English only; publishing the English template", meta.language)
+            return "language"
+        if time.monotonic() < self._endpoint_down_until:
+            return "endpoint_unavailable"
+        return None
 
     def _temperature(self, attempt: int) -> float:
         return min(1.2, self.settings.llm_temperature + TEMPERATURE_STEP * (attempt - 1))
 
     def _candidate(self, evidence: Evidence, reply: LLMReply, limits: hashtags.HashtagLimits,
-                   banned: list[str]) -> _Candidate:
-        caption = " ".join(reply.draft.caption.split())
-        tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned)
-        return _Candidate(caption, tags, grounding.check(evidence, caption, tags), reply)
+                   banned: list[str], meta: ShopMetadata | None) -> _Candidate:
+        caption = quality.polish(reply.draft.caption)
+        tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
+        return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 
     def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None) -> bool:
         issues = quality.problems(candidate.caption, meta)
@@ -123,7 +144,8 @@ class CaptionWriter:
             return False
         if candidate.report.unsupported:
             log.info("rejected, unsupported claims: %s", candidate.report.unsupported)
-            self.stats.add("rejected_unsupported")
+            opened = all(claim.startswith("open:") for claim in candidate.report.unsupported)
+            self.stats.add("rejected_open_claim" if opened else "rejected_unsupported")
             return False
         if contains_banned(candidate.caption, banned) or len(candidate.caption) > MAX_CAPTION_CHARS:
             self.stats.add("rejected_banned")
@@ -135,14 +157,15 @@ class CaptionWriter:
         return True
 
     def _fallback(self, pack: EvidencePack, evidence: Evidence, meta: ShopMetadata | None,
-                  limits: hashtags.HashtagLimits, banned: list[str], attempts: int) -> CaptionResult:
+                  limits: hashtags.HashtagLimits, banned: list[str], attempts: int, reason: str) -> CaptionResult:
         caption = deterministic.write_caption(evidence, meta, pack.image.sha256)
-        tags = hashtags.compose(evidence, [], limits, banned)
-        report = grounding.check(evidence, caption, tags)
+        tags = hashtags.compose(evidence, [], limits, banned, meta)
+        report = grounding.check(evidence, caption, tags, meta)
         if report.unsupported:  # cannot happen by construction; never publish it if it does
             raise AssertionError(f"deterministic writer made unsupported claims: {report.unsupported}")
         self.stats.add("published_fallback")
-        provenance = Provenance(llm=DETERMINISTIC, prompt_version=PROMPT_VERSION, attempts=attempts, fallback=True)
+        provenance = Provenance(llm=DETERMINISTIC, prompt_version=PROMPT_VERSION, attempts=attempts, fallback=True,
+                                fallback_reason=reason)
         return self._result(pack, caption, tags, report, provenance)
 
     @staticmethod
@@ -150,6 +173,11 @@ class CaptionWriter:
                 provenance: Provenance) -> CaptionResult:
         return CaptionResult(caption=caption, hashtags=tags, evidence=pack, grounding=report.to_schema(),
                              provenance=provenance)
+
+
+def language_of(meta: ShopMetadata) -> str:
+    """The primary subtag: "en-GB" -> "en"."""
+    return meta.language.split("-")[0].lower()
 
 
 def contains_banned(text: str, banned: list[str]) -> bool:

@@ -1,5 +1,6 @@
 """Cheap checks that keep grounded-but-unpublishable LLM text out: prompt echoes, injected links, copied demos,
-and the garbled phrasing a small model produces ("black trousers and a denim", "white shirt, a white shirt")."""
+and the garbled phrasing a small model produces ("black trousers and a denim", "white shirt, a white shirt",
+"a jacket in a bag", "a black trousers", "a look ... a look"); `polish` repairs a/an agreement."""
 
 from __future__ import annotations
 
@@ -45,7 +46,100 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("names a garment twice")
     if _fabric_as_thing(words):
         found.append("a fabric used as a garment")
+    if _garment_inside_garment(words):
+        found.append("a garment inside another garment")
+    if _repeated_noun(words):
+        found.append("repeats a noun")
+    if _article_before_plural(words):
+        found.append("a/an before a plural")
     return found
+
+
+def polish(caption: str) -> str:
+    """Fix what needs no judgement: "a" / "an" by the sound of the next word, doubled spaces."""
+    caption = " ".join(caption.split())
+
+    def article(match: re.Match[str]) -> str:
+        word, following = match.group(1), match.group(2)
+        wanted = "an" if _vowel_sound(following) else "a"
+        if word.lower() == wanted:
+            return match.group(0)
+        fixed = wanted.capitalize() if word[0].isupper() else wanted
+        return f"{fixed} {following}"
+
+    return _ARTICLE.sub(article, caption)
+
+
+_ARTICLE = re.compile(r"\b(an?|An?)\s+([A-Za-z][\w-]*)")
+_VOWEL_SOUND_EXCEPTIONS = ("hour", "honest", "honour", "honor", "heir")
+_CONSONANT_SOUND_EXCEPTIONS = ("uni", "use", "usu", "one", "once", "euro", "ewe", "uti")
+
+
+def _vowel_sound(word: str) -> bool:
+    lowered = word.lower()
+    if lowered.startswith(_VOWEL_SOUND_EXCEPTIONS):
+        return True
+    if lowered.startswith(_CONSONANT_SOUND_EXCEPTIONS):
+        return False
+    return lowered[0] in "aeiou"
+
+
+_INSIDE = frozenset({"in", "inside", "within"})
+_PHRASE_GLUE = frozenset({"a", "an", "the", "one", "this", "that", "our", "your", "its", "their", "his", "her"})
+# nouns that sound clumsy twice in one short caption; garments are checked by _repeated_garment
+_STYLE_NOUNS_TEXT = (
+    "look looks outfit outfits style styles piece pieces day days weekend weekends wardrobe pairing pair "
+    "pairs touch finish colour colours color shade shades season moment vibe vibes staple staples combo "
+    "classic"
+)
+_STYLE_NOUNS = frozenset(_STYLE_NOUNS_TEXT.split())
+_PLURAL_GARMENT_WORDS_TEXT = (
+    "pants trousers jeans shorts sunglasses glasses shades leggings chinos slacks joggers shoes sneakers "
+    "trainers boots heels sandals loafers mules flats kicks espadrilles stilettos"
+)
+_PLURAL_GARMENT_WORDS = frozenset(_PLURAL_GARMENT_WORDS_TEXT.split())
+
+
+def _garment_inside_garment(words: list[str]) -> bool:
+    """'a jacket in a bag', 'trousers inside black shoes': a garment, a preposition of containment, then
+    (after articles, colours and fabrics) another garment. 'A jacket in cotton' is fine."""
+    for index, word in enumerate(words):
+        if word not in _INSIDE or index == 0 or not _is_garment(words[index - 1]):
+            continue
+        position = index + 1
+        if position < len(words) and words[position] in _PHRASE_GLUE:
+            position += 1
+        while position < len(words) and _describes(words[position]):
+            position += 1
+        if position < len(words) and _is_garment(words[position]):
+            return True
+    return False
+
+
+def _is_garment(word: str) -> bool:
+    return any(s.kind == "garment" for s in senses(word))
+
+
+def _describes(word: str) -> bool:
+    return word in TONE_WORDS or word in COLOUR_QUALIFIERS or any(s.kind in {"colour", "fabric"} for s in senses(word))
+
+
+def _repeated_noun(words: list[str]) -> bool:
+    nouns = [word.rstrip("s") for word in words if word in _STYLE_NOUNS]
+    return len(nouns) != len(set(nouns))
+
+
+def _article_before_plural(words: list[str]) -> bool:
+    """'a black trousers', 'an white shoes': an article, colours or fabrics, then a plural garment word."""
+    for index, word in enumerate(words):
+        if word not in {"a", "an"}:
+            continue
+        position = index + 1
+        while position < len(words) and _describes(words[position]) and not _is_garment(words[position]):
+            position += 1
+        if position < len(words) and words[position] in _PLURAL_GARMENT_WORDS:
+            return True
+    return False
 
 
 def _repeated_garment(words: list[str]) -> bool:
