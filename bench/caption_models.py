@@ -13,7 +13,9 @@ product copy given as style examples (compare a run with --no-style, which leave
 from __future__ import annotations
 
 import argparse
+import logging
 import statistics
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -83,6 +85,8 @@ def run(model: str, items: int, style: bool, attempts: int, catalog: Path) -> Ta
                 tally.drafts += 1
                 tally.drafts_contradicting += bool(unsupported_claims(evidence, text_claims(reply.draft.caption)))
                 tally.drafts_open += bool(open_claims.find(reply.draft.caption))
+            print(f"[{tally.items}/{len(packs)}] {'llm' if not result.provenance.fallback else 'template'} "
+                  f"{tally.seconds[-1]:.1f}s {result.caption}", file=sys.stderr, flush=True)
             if not result.provenance.fallback:
                 tally.by_llm += 1
                 overlap = style_overlap(result.caption, examples)
@@ -101,7 +105,11 @@ def main() -> None:
     parser.add_argument("--attempts", type=int, default=get_settings().llm_max_attempts)
     parser.add_argument("--no-style", dest="style", action="store_false", help="leave the style examples out")
     parser.add_argument("--catalog", type=Path, default=CATALOG)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log each rejected draft and why")
     args = parser.parse_args()
+    if args.verbose:
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        logging.getLogger("workers.language.pipeline").setLevel(logging.INFO)
     tally = run(args.model, args.items, args.style, args.attempts, args.catalog)
     share = tally.by_llm / tally.items
     print(f"# {args.model}, {tally.items} H&M test products, style examples {'on' if args.style else 'off'}, "

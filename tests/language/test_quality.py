@@ -61,6 +61,9 @@ def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -
         ("an navy jacket for an hour", "a navy jacket for an hour"),
         ("A  uniform look,   an unusual   shade", "A uniform look, an unusual shade"),
         ("An one-off", "A one-off"),
+        ("A black trousers in jersey for women.", "Black trousers in jersey for women."),
+        ("Meet an olive cotton shorts and a pair of shoes.", "Meet olive cotton shorts and a pair of shoes."),
+        ("A tall trousers", "A tall trousers"),
     ],
 )
 def test_given_wrong_articles_when_polished_then_a_and_an_agree_with_the_next_sound(written: str,

@@ -128,7 +128,8 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
     port = free_port()
     local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
                                         "llm_model": embedded_name(settings)})
-    process = subprocess.Popen(local_llm_command(port, local), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(local_llm_command(port, local), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                               preexec_fn=_die_with_parent if sys.platform == "linux" else None)
     try:
         _wait_ready(local.llm_base_url, process, start_timeout_s)
         yield local
@@ -139,6 +140,16 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+def _die_with_parent() -> None:
+    """Linux: the server gets SIGTERM when the process that started it dies, even by a signal that skips our
+    clean-up (a `timeout` around a benchmark), so no orphaned server keeps a port and a CPU core."""
+    import ctypes
+    import signal
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:

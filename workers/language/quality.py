@@ -56,7 +56,8 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
 
 
 def polish(caption: str) -> str:
-    """Fix what needs no judgement: "a" / "an" by the sound of the next word, doubled spaces."""
+    """Fix what needs no judgement: "a" / "an" by the sound of the next word, no article before a plural garment
+    ("a black trousers" -> "black trousers"), doubled spaces."""
     caption = " ".join(caption.split())
 
     def article(match: re.Match[str]) -> str:
@@ -67,7 +68,16 @@ def polish(caption: str) -> str:
         fixed = wanted.capitalize() if word[0].isupper() else wanted
         return f"{fixed} {following}"
 
-    return _ARTICLE.sub(article, caption)
+    return _ARTICLE.sub(article, _PLURAL_AFTER_ARTICLE.sub(_drop_article, caption))
+
+
+def _drop_article(match: re.Match[str]) -> str:
+    """'A black trousers' -> 'Black trousers' when only colours, tones and fabrics stand between."""
+    between = match.group(2).split()
+    if not all(_describes(word.lower()) for word in between):
+        return match.group(0)
+    rest = match.group(2) + match.group(3)
+    return rest[0].upper() + rest[1:] if match.group(1)[0].isupper() else rest
 
 
 _ARTICLE = re.compile(r"\b(an?|An?)\s+([A-Za-z][\w-]*)")
@@ -98,6 +108,9 @@ _PLURAL_GARMENT_WORDS_TEXT = (
     "trainers boots heels sandals loafers mules flats kicks espadrilles stilettos"
 )
 _PLURAL_GARMENT_WORDS = frozenset(_PLURAL_GARMENT_WORDS_TEXT.split())
+_PLURAL_AFTER_ARTICLE = re.compile(
+    r"\b(an?|An?)\s+((?:[A-Za-z]+\s+){0,3}?)(" + "|".join(sorted(_PLURAL_GARMENT_WORDS)) + r")\b"
+)
 
 
 def _garment_inside_garment(words: list[str]) -> bool:
