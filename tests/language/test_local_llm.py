@@ -1,15 +1,20 @@
-"""The embedded LLM: llama-cpp-python's server with the bundled Gemma 3 270M, started by our own launcher.
+"""The embedded LLM: llama-cpp-python's server with the bundled GGUF, started by our own launcher.
 
-Few calls (2 CPU cores): one raw structured call and two captions, one with a prompt-injection title.
+Few calls (2 CPU cores): one raw structured call, two captions (one with a prompt-injection title), and one
+`pixels2posts caption` without a configured endpoint, which must start the embedded LLM itself.
 """
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
-from shared.schemas import EvidencePack, ShopMetadata
+from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings
 from workers.language.grounding import Evidence
 from workers.language.llm_client import LLMClient
@@ -53,3 +58,20 @@ def test_given_the_embedded_llm_when_writing_then_results_are_grounded_even_unde
         assert 5 <= len(result.hashtags) <= 15
         assert "silk" not in result.caption.lower() and "#freestuff" not in result.hashtags
     assert writer.stats.published_llm + writer.stats.published_fallback == 2
+
+
+def test_given_no_endpoint_configured_when_captioning_then_the_embedded_llm_is_started_and_named(
+    office_pack: EvidencePack, tmp_path: Path
+) -> None:
+    pack_file = tmp_path / "pack.json"
+    pack_file.write_text(office_pack.model_dump_json())
+    env = {key: value for key, value in os.environ.items() if key != "P2P_LLM_BASE_URL"}
+    done = subprocess.run([str(Path(sys.executable).parent / "pixels2posts"), "caption", "--evidence", str(pack_file),
+                           "--json"], capture_output=True, text=True, env={**env, "P2P_LLM_MAX_ATTEMPTS": "1"},
+                          timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "starting the embedded LLM" in done.stderr
+    result = CaptionResult.model_validate_json(done.stdout)
+    embedded = Settings().llm_embedded_model
+    assert result.provenance.llm == embedded or result.provenance.fallback_reason == "rejected"
+    assert result.provenance.fallback_reason != "no_llm" and result.provenance.attempts == 1

@@ -52,6 +52,8 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("repeats a noun")
     if _article_before_plural(words):
         found.append("a/an before a plural")
+    if _SINGULAR_OF_PLURAL_ONLY & set(words):
+        found.append("a plural-only garment in the singular")
     return found
 
 
@@ -108,6 +110,8 @@ _PLURAL_GARMENT_WORDS_TEXT = (
     "trainers boots heels sandals loafers mules flats kicks espadrilles stilettos"
 )
 _PLURAL_GARMENT_WORDS = frozenset(_PLURAL_GARMENT_WORDS_TEXT.split())
+# "a sunglass", "a trouser": these garments only exist in the plural
+_SINGULAR_OF_PLURAL_ONLY = frozenset({"sunglass", "trouser", "pant", "jean", "legging", "chino"})
 _PLURAL_AFTER_ARTICLE = re.compile(
     r"\b(an?|An?)\s+((?:[A-Za-z]+\s+){0,3}?)(" + "|".join(sorted(_PLURAL_GARMENT_WORDS)) + r")\b"
 )
