@@ -88,9 +88,9 @@ class Settings(BaseSettings):
 
     # --- language stage ---
     llm_base_url: str = Field("http://127.0.0.1:8081/v1", description="OpenAI-compatible endpoint.")
-    llm_model: str = Field("gemma-3-270m", description="Model name sent to the endpoint.")
+    llm_model: str = Field("smollm2-135m-instruct", description="Model name sent to the endpoint.")
     llm_embedded_model: str = Field(
-        "gemma-3-270m", description="Embedded LLM for `up` and `caption`: gemma-3-270m, smollm2-135m-instruct or a "
+        "smollm2-135m-instruct", description="Embedded LLM for `up` and `caption`: gemma-3-270m, smollm2-135m-instruct or a "
         ".gguf path."
     )
     llm_api_key: str = Field("not-needed", description="API key for the endpoint.")

@@ -98,7 +98,7 @@ def choose_llm(settings: Settings, mode: str) -> Iterator[LLMChoice]:
              "(pip install 'pixels2posts[llm]'): publishing template captions (provenance.llm = deterministic)")
         yield LLMChoice(settings, "no_llm")
         return
-    _say(f"starting the embedded LLM ({settings.llm_model}) for this command...")
+    _say(f"starting the embedded LLM ({settings.llm_embedded_model}) for this command...")
     with running_local_llm(settings) as local:
         yield LLMChoice(local)
 

@@ -29,7 +29,7 @@ FRAMES: dict[str, tuple[str, ...]] = {
     "default": (
         "Styled today{for_whom}: {outfit}.",
         "{Outfit}: an easy choice{for_whom}.",
-        "Ready for the weekend{for_whom}: {outfit}.",
+        "Weekend-ready{for_whom}: {outfit}.",
         "On repeat{for_whom}: {outfit}.",
     ),
     "casual": (

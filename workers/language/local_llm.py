@@ -26,7 +26,7 @@ from shared.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
 
-MODEL_ALIAS = "gemma-3-270m"
+MODEL_ALIAS = "smollm2-135m-instruct"
 CONTEXT_TOKENS = 2048
 SERVER_MODULES = ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context")
 
