@@ -90,8 +90,8 @@ class Settings(BaseSettings):
     llm_base_url: str = Field("http://127.0.0.1:8081/v1", description="OpenAI-compatible endpoint.")
     llm_model: str = Field("smollm2-135m-instruct", description="Model name sent to the endpoint.")
     llm_embedded_model: str = Field(
-        "smollm2-135m-instruct", description="Embedded LLM for `up` and `caption`: gemma-3-270m, smollm2-135m-instruct or a "
-        ".gguf path."
+        "smollm2-135m-instruct",
+        description="Embedded LLM for `up` and `caption`: smollm2-135m-instruct, gemma-3-270m or a .gguf path.",
     )
     llm_api_key: str = Field("not-needed", description="API key for the endpoint.")
     llm_timeout_s: float = Field(60.0, gt=0, description="Per-request LLM timeout.")
