@@ -54,6 +54,8 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("a/an before a plural")
     if _SINGULAR_OF_PLURAL_ONLY & set(words):
         found.append("a plural-only garment in the singular")
+    if _OFF_MESSAGE & set(words) or "n't" in caption.lower().replace("’", "'"):
+        found.append("negative or off-message wording")
     return found
 
 
@@ -110,6 +112,9 @@ _PLURAL_GARMENT_WORDS_TEXT = (
     "trainers boots heels sandals loafers mules flats kicks espadrilles stilettos"
 )
 _PLURAL_GARMENT_WORDS = frozenset(_PLURAL_GARMENT_WORDS_TEXT.split())
+# a shop's caption sells: negation and gloom from a small model ("it's not very fun", "a woman of any gender")
+_OFF_MESSAGE = frozenset({"not", "no", "never", "nothing", "nobody", "none", "hate", "ugly", "boring", "bad", "worst",
+                          "sad", "gender", "genders"})
 # "a sunglass", "a trouser": these garments only exist in the plural
 _SINGULAR_OF_PLURAL_ONLY = frozenset({"sunglass", "trouser", "pant", "jean", "legging", "chino"})
 _PLURAL_AFTER_ARTICLE = re.compile(
