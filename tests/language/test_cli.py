@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from shared.ports import free_port
 from shared.schemas import CaptionResult, EvidencePack
-from shared.services import free_port
 from workers.language.evaluation import hm_packs, split_of
 
 from .fake_openai import FakeOpenAI, answer
