@@ -86,7 +86,7 @@ def clothing_rows(folder: Path) -> list[Row]:
                 continue
             kids = r["kids"].strip().lower() == "true"
             rows.append(Row("clothing", r["image"], str(path), clothing_split(r["sender_id"]),
-                            CLOTHING_PHOTOS_LABEL.get(r["label"]), "kids" if kids else None, None, None,
+                            CLOTHING_PHOTOS_LABEL.get(r["label"]), None, None, None,
                             r["sender_id"], "", r["label"], kids))
     return rows
 

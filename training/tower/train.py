@@ -34,6 +34,9 @@ MIN_SIM_PERCENTILE = 5.0
 
 def load(run: Path, size: int) -> tuple[list[dict[str, Any]], np.ndarray]:
     rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
+    # clothing-photos' kids flag checks gender across domains: never a training label (caches written before this
+    # rule carried it as gender "kids")
+    rows = [dict(r, gender=None) if r["source"] == "clothing" else r for r in rows]
     features = np.load(run / f"features{size}.npy").astype(np.float32)
     return rows[:len(features)], features
 
