@@ -17,8 +17,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from pixels2posts.catalog.reader import read_hm_articles  # noqa: E402
 from shared.images import load_image  # noqa: E402
-from workers.vision.catalog import read_hm_articles  # noqa: E402
 from workers.vision.embedder import ClipEmbedder  # noqa: E402
 
 

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EVIDENCE_SCHEMA_VERSION = "1.0"
+EVIDENCE_SCHEMA_VERSION = "1.1"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category
 CAPTION_SCHEMA_VERSION = "1.0"
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -37,6 +37,8 @@ class Garment(_Strict):
     score: Unit
     box: tuple[float, float, float, float] = Field(description="x1, y1, x2, y2 in original image pixels")
     colours: list[Colour] = Field(default_factory=list)
+    category: str | None = Field(None, description="finer garment type (t-shirt, hoodie, ...) when known")
+    source: str | None = Field(None, description="'detector', or 'image' for the whole-image garment-type head")
 
     @field_validator("box")
     @classmethod
@@ -50,11 +52,14 @@ class Garment(_Strict):
 class Attribute(_Strict):
     value: str | None = Field(description="None when the vote fell below the confidence threshold")
     confidence: Unit
+    source: str | None = Field(None, description="'shop' (job attributes), 'shop_title', or 'image' (our models)")
 
 
 class Attributes(_Strict):
     gender: Attribute
     fabric: Attribute
+    colour: Attribute | None = None
+    category: Attribute | None = None
 
 
 class Neighbour(_Strict):
@@ -120,6 +125,15 @@ def _check_major(found: str, supported: str) -> None:
         raise ValueError(f"unsupported schema_version {found!r}; this build reads {supported.split('.')[0]}.x")
 
 
+class ShopAttributes(_Strict):
+    """Attributes a shop states for its product: evidence with precedence over our models' votes."""
+
+    gender: str | None = Field(None, max_length=50)
+    fabric: str | None = Field(None, max_length=100)
+    colour: str | None = Field(None, max_length=50)
+    category: str | None = Field(None, max_length=100)
+
+
 class JobOptions(_Strict):
     """Per-job options a shop may send; they are part of the idempotency key."""
 
@@ -129,8 +143,9 @@ class JobOptions(_Strict):
     banned_words: list[str] = Field(default_factory=list, max_length=200)
     language: str = Field("en", pattern=r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{2,8})*$", description="BCP 47 language tag")
     brand_hashtags: list[str] = Field(default_factory=list, max_length=10, description="always published first")
-    attributes: list[str] = Field(default_factory=list, max_length=50,
-                                  description="product facts the shop states (waterproof, made in Portugal)")
+    claims: list[str] = Field(default_factory=list, max_length=50,
+                              description="product facts the shop states (waterproof, made in Portugal)")
+    attributes: ShopAttributes | None = Field(None, description="the shop's own gender/fabric/colour/category")
 
     def canonical(self) -> dict[str, Any]:
         return self.model_dump(exclude_defaults=True)

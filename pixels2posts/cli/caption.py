@@ -140,7 +140,7 @@ def _print_text(source: str, result: CaptionResult) -> None:
               help="Caption language (BCP 47). Only English is written by the LLM; others get the English template.")
 @click.option("--max-hashtags", type=click.IntRange(1, 30), help="Most hashtags (default: P2P_HASHTAGS_MAX).")
 @click.option("--brand-hashtag", "brand_hashtags", multiple=True, help="The shop's own hashtag (repeatable).")
-@click.option("--attribute", "attributes", multiple=True,
+@click.option("--claim", "claims", multiple=True,
               help="A product fact the shop states, e.g. 'waterproof' (repeatable); captions may then say it.")
 @click.option("--ban", "banned_words", multiple=True, help="A word never to publish (repeatable).")
 @click.option("--llm", "llm_mode", type=click.Choice(LLM_CHOICES), default="auto", show_default=True,
@@ -149,7 +149,7 @@ def _print_text(source: str, result: CaptionResult) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print CaptionResult JSON (one object, or a list).")
 def caption(images: tuple[Path, ...], evidence_files: tuple[Path, ...], sku: str | None, title: str | None,
             brand: str | None, tone: str | None, language: str, max_hashtags: int | None,
-            brand_hashtags: tuple[str, ...], attributes: tuple[str, ...], banned_words: tuple[str, ...],
+            brand_hashtags: tuple[str, ...], claims: tuple[str, ...], banned_words: tuple[str, ...],
             llm_mode: str, local_llm: bool, as_json: bool) -> None:
     """Write a grounded caption and hashtags for each photo (or evidence pack)."""
     if not images and not evidence_files:
@@ -162,7 +162,7 @@ def caption(images: tuple[Path, ...], evidence_files: tuple[Path, ...], sku: str
     try:
         meta = ShopMetadata(sku=sku, title=title, brand=brand, tone=tone, language=language,
                             max_hashtags=max_hashtags, brand_hashtags=list(brand_hashtags),
-                            attributes=list(attributes), banned_words=list(banned_words))
+                            claims=list(claims), banned_words=list(banned_words))
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
     sources = [str(path) for path in images] + [str(path) for path in evidence_files]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from shared.schemas import EvidencePack
+from shared.schemas import EvidencePack, ShopAttributes, ShopMetadata
 
 
 def _summary(path: Path, pack: EvidencePack) -> str:
@@ -14,16 +14,33 @@ def _summary(path: Path, pack: EvidencePack) -> str:
     for garment in pack.garments:
         colours = ", ".join(f"{c.name} {round(c.share * 100)}%" for c in garment.colours) or "no colour"
         box = ", ".join(f"{v:.0f}" for v in garment.box)
-        lines.append(f"  {garment.label:<9} {garment.score:.2f}  [{box}]  {colours}")
+        kind = f" ({garment.category})" if garment.category and garment.category != garment.label else ""
+        lines.append(f"  {garment.label:<9} {garment.score:.2f}  [{box}]  {colours}{kind}")
     if not pack.garments:
         lines.append("  no garment detected")
-    for name in ("gender", "fabric"):
+    for name in ("gender", "fabric", "colour", "category"):
         attribute = getattr(pack.attributes, name)
-        lines.append(f"  {name}: {attribute.value or 'unknown'} (confidence {attribute.confidence:.2f})")
+        if attribute is None:
+            continue
+        source = f", {attribute.source}" if attribute.source else ""
+        lines.append(f"  {name}: {attribute.value or 'unknown'} (confidence {attribute.confidence:.2f}{source})")
     if pack.style_examples:
         lines.append(f"  style: {'; '.join(pack.style_examples)}")
     lines.append(f"  models: {', '.join(f'{k}={v}' for k, v in pack.models.items())}")
     return "\n".join(lines)
+
+
+def _shop_metadata(title: str | None, attributes: tuple[str, ...]) -> ShopMetadata | None:
+    if title is None and not attributes:
+        return None
+    given: dict[str, str] = {}
+    for pair in attributes:
+        key, sep, value = pair.partition("=")
+        if not sep or key.strip() not in ShopAttributes.model_fields:
+            keys = ", ".join(ShopAttributes.model_fields)
+            raise click.BadParameter(f"{pair!r}: use KEY=VALUE with KEY one of {keys}", param_hint="--attribute")
+        given[key.strip()] = value.strip()
+    return ShopMetadata(title=title, attributes=ShopAttributes(**given) if given else None)
 
 
 @click.command()
@@ -31,12 +48,19 @@ def _summary(path: Path, pack: EvidencePack) -> str:
 @click.option("--json", "as_json", is_flag=True, help="One JSON evidence pack per line.")
 @click.option("--draw", "draw_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a picture with boxes, labels and colour swatches (OUT.png; OUT-<n>.png for many).")
-def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None) -> None:
+@click.option("--title", default=None, help="The shop's product title (its words are evidence).")
+@click.option("--attribute", "attributes", multiple=True, metavar="KEY=VALUE",
+              help="A shop-stated attribute: gender, fabric, colour or category (repeatable); it takes precedence.")
+def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, title: str | None,
+             attributes: tuple[str, ...]) -> None:
     """Detect garments, name their colours, retrieve similar products and vote attributes."""
     from pixels2posts.evaluation.draw import save_drawing
     from shared.errors import P2PError
     from shared.images import DecodedImage, load_image
     from workers.vision.pipeline import VisionPipeline
+    from workers.vision.shop import apply_shop
+
+    shop = _shop_metadata(title, attributes)
 
     pipeline = VisionPipeline()
     readable: list[tuple[Path, DecodedImage]] = []
@@ -49,6 +73,7 @@ def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None) -> N
             click.echo(f"error [{exc.code}] {path}: {exc}", err=True)
     packs = pipeline.evidence_batch([image for _, image in readable])
     for n, ((path, image), pack) in enumerate(zip(readable, packs, strict=True)):
+        pack = apply_shop(pack, shop)
         click.echo(pack.model_dump_json() if as_json else _summary(path, pack))
         if draw_to is not None:
             target = draw_to if len(images) == 1 else draw_to.with_name(f"{draw_to.stem}-{n}{draw_to.suffix}")

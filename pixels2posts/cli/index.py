@@ -46,9 +46,9 @@ def index() -> None:
 @click.option("--batch-size", type=int, default=64, show_default=True)
 def build(catalog: Path, out_dir: Path | None, split: str, limit: int | None, batch_size: int) -> None:
     """Build an index from CATALOG: an H&M folder (articles.csv + images/) or a generic .csv/.jsonl file."""
-    from workers.vision.catalog import read_catalog, split_of
+    from pixels2posts.catalog.build import create_index, embed_items
+    from pixels2posts.catalog.reader import read_catalog, split_of
     from workers.vision.embedder import ClipEmbedder
-    from workers.vision.index import ProductIndex, embed_items
 
     settings = get_settings()
     items = read_catalog(catalog)
@@ -60,8 +60,8 @@ def build(catalog: Path, out_dir: Path | None, split: str, limit: int | None, ba
     if not kept:
         raise click.ClickException(f"no product image could be read from {catalog}")
     folder = out_dir or _default_dir()
-    built = ProductIndex.create(folder, vectors, kept, embedder.version, source=f"{catalog.name} split={split}",
-                                calibrate=_calibrator(settings.top_k))
+    built = create_index(folder, vectors, kept, embedder.version, source=f"{catalog.name} split={split}",
+                         calibrate=_calibrator(settings.top_k))
     for line in skipped[:20]:
         click.echo(f"skipped {line}", err=True)
     click.echo(f"built {folder}: {built.count} products ({len(skipped)} skipped), version {built.version}")
@@ -73,15 +73,16 @@ def build(catalog: Path, out_dir: Path | None, split: str, limit: int | None, ba
 @click.option("--batch-size", type=int, default=64, show_default=True)
 def add(catalog: Path, index_dir: Path | None, batch_size: int) -> None:
     """Add the products of CATALOG to an existing index, without a rebuild."""
-    from workers.vision.catalog import read_catalog
+    from pixels2posts.catalog.build import add_to_index, embed_items
+    from pixels2posts.catalog.reader import read_catalog
     from workers.vision.embedder import ClipEmbedder
-    from workers.vision.index import ProductIndex, embed_items
+    from workers.vision.index import ProductIndex
 
     settings = get_settings()
     target = ProductIndex(index_dir or _default_dir())
     embedder = ClipEmbedder(settings)
     vectors, kept, skipped = embed_items(read_catalog(catalog), embedder, batch_size, settings.fetch_timeout_s)
-    added = target.add(vectors, kept, embedder.version) if kept else 0
+    added = add_to_index(target, vectors, kept, embedder.version) if kept else 0
     for line in skipped[:20]:
         click.echo(f"skipped {line}", err=True)
     click.echo(f"added {added} products ({len(skipped)} skipped): {target.count} in all, version {target.version}")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from workers.vision.catalog import CatalogItem, read_hm_articles
+from pixels2posts.catalog.reader import CatalogItem, read_hm_articles
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from workers.vision.catalog import CatalogError, fabric_from_text, normalise_gender, read_catalog, split_of
+from pixels2posts.catalog.reader import CatalogError, read_catalog, split_of
+from workers.vision.labels_text import fabric_from_text, normalise_gender
 
 
 @pytest.mark.parametrize(("text", "fabric"), [

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from pixels2posts.catalog.reader import read_hm_articles, split_of
 from shared.images import load_image
 from shared.palette import FAMILY_OF
-from workers.vision.catalog import read_hm_articles, split_of
 from workers.vision.colours import dominant_colours, skin_mask
 
 SKIN = (224, 172, 140)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from pixels2posts.catalog.reader import CatalogItem
 from shared.images import load_image
-from workers.vision.catalog import CatalogItem
 from workers.vision.embedder import ClipEmbedder, letterbox
 
 
@@ -43,3 +43,16 @@ def test_batched_embeddings_equal_one_by_one_and_are_unit_vectors(embedder: Clip
 
 def test_an_empty_batch_is_an_empty_array(embedder: ClipEmbedder) -> None:
     assert embedder.embed_images([]).shape == (0, embedder.dim)
+
+
+def test_the_bundled_tower_has_garment_gender_and_fabric_heads(embedder: ClipEmbedder,
+                                                              hm_items: list[CatalogItem]) -> None:
+    vocabularies = embedder.head_vocabularies
+    assert set(vocabularies) == {"garment", "gender", "fabric"}
+    assert set(embedder.head_thresholds) == {"gender", "fabric"}
+    analysis = embedder.analyse_images([load_image(item.image).rgb for item in hm_items])
+    np.testing.assert_allclose(analysis.embeddings, embedder.embed_images([load_image(i.image).rgb
+                                                                           for i in hm_items]), atol=1e-5)
+    for name, probs in analysis.heads.items():
+        assert probs.shape == (len(hm_items), len(vocabularies[name]))
+        np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)

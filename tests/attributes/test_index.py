@@ -8,8 +8,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import workers.vision.index as index_module
-from workers.vision.catalog import CatalogItem
+import pixels2posts.catalog.build as build_module
+from pixels2posts.catalog.build import add_to_index, create_index
+from pixels2posts.catalog.reader import CatalogItem
 from workers.vision.index import IndexError_, ProductIndex
 
 
@@ -27,7 +28,7 @@ def _unit(n: int, dim: int = 32, seed: int = 0) -> np.ndarray:
 
 def test_given_a_built_index_when_reopened_then_exact_neighbours_and_labels(tmp_path: Path) -> None:
     vectors = _unit(50)
-    ProductIndex.create(tmp_path, vectors, _items(50), "clip-v1", source="unit")
+    create_index(tmp_path, vectors, _items(50), "clip-v1", source="unit")
     index = ProductIndex(tmp_path)
     scores, rows = index.search(vectors[[7, 21]], 3)
     assert rows[:, 0].tolist() == [7, 21]
@@ -42,16 +43,16 @@ def test_given_a_built_index_when_reopened_then_exact_neighbours_and_labels(tmp_
 
 
 def test_the_metadata_store_keeps_no_catalogue_text(tmp_path: Path) -> None:
-    ProductIndex.create(tmp_path, _unit(4), _items(4), "clip-v1")
+    create_index(tmp_path, _unit(4), _items(4), "clip-v1")
     stored = "".join(p.read_text() for p in tmp_path.glob("*.json*"))
     assert "secret title" not in stored and "verbatim" not in stored and "/x/" not in stored
 
 
 def test_add_extends_without_rebuild_and_changes_the_version(tmp_path: Path) -> None:
-    first = ProductIndex.create(tmp_path, _unit(10), _items(10), "clip-v1")
+    first = create_index(tmp_path, _unit(10), _items(10), "clip-v1")
     old_version, built_at = first.version, first.manifest["built_at"]
     extra = _unit(5, seed=1)
-    ProductIndex(tmp_path).add(extra, _items(5, start=10), "clip-v1")
+    add_to_index(ProductIndex(tmp_path), extra, _items(5, start=10), "clip-v1")
     reopened = ProductIndex(tmp_path)
     assert reopened.count == 15 and reopened.version != old_version
     assert reopened.manifest["built_at"] == built_at
@@ -60,19 +61,19 @@ def test_add_extends_without_rebuild_and_changes_the_version(tmp_path: Path) -> 
 
 
 def test_add_refuses_duplicates_and_other_clip_models(tmp_path: Path) -> None:
-    ProductIndex.create(tmp_path, _unit(4), _items(4), "clip-v1")
+    create_index(tmp_path, _unit(4), _items(4), "clip-v1")
     index = ProductIndex(tmp_path)
     with pytest.raises(IndexError_, match="already in the index"):
-        index.add(_unit(1), _items(1), "clip-v1")
+        add_to_index(index, _unit(1), _items(1), "clip-v1")
     with pytest.raises(IndexError_, match="built with CLIP clip-v1"):
-        index.add(_unit(1), _items(1, start=9), "clip-v2")
+        add_to_index(index, _unit(1), _items(1, start=9), "clip-v2")
     assert ProductIndex(tmp_path).count == 4
 
 
 def test_large_catalogues_get_an_hnsw_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(index_module, "HNSW_THRESHOLD", 100)
+    monkeypatch.setattr(build_module, "HNSW_THRESHOLD", 100)
     vectors = _unit(300)
-    index = ProductIndex.create(tmp_path, vectors, _items(300), "clip-v1")
+    index = create_index(tmp_path, vectors, _items(300), "clip-v1")
     assert index.manifest["kind"] == "IndexHNSWFlat"
     _, rows = ProductIndex(tmp_path).search(vectors[:20], 1)
     assert (rows[:, 0] == np.arange(20)).mean() >= 0.95
@@ -83,7 +84,7 @@ def test_missing_or_inconsistent_index_fails_loudly(tmp_path: Path) -> None:
 
     with pytest.raises(ModelNotAvailableError):
         ProductIndex(tmp_path / "none").search(_unit(1), 1)
-    ProductIndex.create(tmp_path, _unit(4), _items(4), "clip-v1")
+    create_index(tmp_path, _unit(4), _items(4), "clip-v1")
     (tmp_path / "items.jsonl").write_text((tmp_path / "items.jsonl").read_text().splitlines()[0] + "\n")
     with pytest.raises(IndexError_, match="4 vectors but 1 items"):
         _ = ProductIndex(tmp_path).count

@@ -8,9 +8,9 @@ from pathlib import Path
 import numpy as np
 from click.testing import CliRunner
 
+from pixels2posts.catalog.reader import CatalogItem
 from pixels2posts.cli import cli
 from shared.images import load_image
-from workers.vision.catalog import CatalogItem
 from workers.vision.embedder import ClipEmbedder
 from workers.vision.index import ProductIndex
 
@@ -60,7 +60,7 @@ def test_unreadable_product_images_are_skipped_and_reported(tmp_path: Path, hm_i
 
 
 def test_bundled_demo_index_holds_train_products_only() -> None:
-    from workers.vision.catalog import split_of
+    from pixels2posts.catalog.reader import split_of
 
     index = ProductIndex(Path(__file__).resolve().parents[2] / "models/index")
     assert "split=train" in index.manifest["source"]

@@ -51,7 +51,7 @@ def test_given_two_photos_and_a_blank_when_batched_then_one_detector_and_one_emb
         pipeline: VisionPipeline, sample_photos: dict[str, Path], tmp_path: Path) -> None:
     images = [load_image(sample_photos["bus"], min_side=pipeline.min_side),
               load_image(sample_photos["zidane"], min_side=pipeline.min_side), load_image(_blank_png(tmp_path))]
-    detector, embedder = _Counting(pipeline.detector, "detect_batch"), _Counting(pipeline.embedder, "embed_images")
+    detector, embedder = _Counting(pipeline.detector, "detect_batch"), _Counting(pipeline.embedder, "analyse_images")
     pipeline._detector, pipeline._embedder = detector, embedder  # type: ignore[assignment]
     try:
         packs = pipeline.evidence_batch(images)
@@ -112,3 +112,22 @@ def test_evidence_command_summary_and_a_bad_file_among_good_ones(sample_photos: 
     assert result.exit_code == 2
     assert "error [invalid_image]" in result.output and "bad.jpg" in result.output
     assert "bus.jpg" in result.output and "gender:" in result.output and "models:" in result.output
+
+
+def _clothing_photo(shared_dir: Path, label: str) -> Path:
+    import csv
+
+    with (shared_dir / "data/clothing-photos/images.csv").open() as handle:
+        rows = [r for r in csv.DictReader(handle) if r["label"] == label and r["kids"] == "False"]
+    return shared_dir / "data/clothing-photos/images" / f"{rows[0]['image']}.jpg"
+
+
+def test_a_flat_lay_product_photo_gets_its_garment_from_the_whole_image(pipeline: VisionPipeline,
+                                                                        shared_dir: Path) -> None:
+    """A photo the street detector was never trained for still names a garment (CC0 clothing-photos)."""
+    packs = pipeline.evidence_batch([load_image(_clothing_photo(shared_dir, label), min_side=pipeline.min_side)
+                                     for label in ("T-Shirt", "Pants", "Shoes")])
+    assert [p.garments[0].label if p.garments else None for p in packs] == ["shirt", "pants", "shoe"]
+    for pack in packs:
+        assert pack.attributes.category is not None and pack.attributes.category.source == "image"
+        assert all(g.source in ("detector", "image") for g in pack.garments)

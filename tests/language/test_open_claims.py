@@ -65,7 +65,7 @@ def test_given_the_shop_states_a_property_when_the_model_repeats_it_then_it_is_p
 ) -> None:
     caption = ADVERSARIAL[0][1]
     fake_llm.default = answer(caption)
-    stated = ShopMetadata(title="Storm jacket", attributes=["Waterproof"])
+    stated = ShopMetadata(title="Storm jacket", claims=["Waterproof"])
     result = _writer(fake_settings).write(office_pack, stated)
     assert result.caption == caption and not result.provenance.fallback
     assert _writer(fake_settings).write(office_pack, ShopMetadata(title="Storm jacket")).provenance.fallback

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from pixels2posts.catalog.reader import CatalogItem, read_hm_articles, split_of
 from shared.images import load_image
-from workers.vision.catalog import CatalogItem, read_hm_articles, split_of
 from workers.vision.embedder import letterbox
 
 

@@ -14,12 +14,13 @@ from typing import Any
 
 import numpy as np
 
+from pixels2posts.catalog.build import embed_items
+from pixels2posts.catalog.reader import CatalogItem, read_hm_articles, split_of
 from shared.images import load_image
 from shared.palette import FAMILY_OF
-from workers.vision.catalog import CatalogItem, read_hm_articles, split_of
 from workers.vision.colours import dominant_colours
 from workers.vision.embedder import ClipEmbedder
-from workers.vision.index import ProductIndex, embed_items
+from workers.vision.index import ProductIndex
 from workers.vision.retrieval import VOTED_ATTRIBUTES, Calibrator, vote
 
 

@@ -3,7 +3,7 @@
 The grounding check (grounding.py) knows a closed vocabulary (colours, garments, fabrics, genders). Everything else
 a model may invent is open-ended: product properties (waterproof, handmade, made in Italy), prices, discounts,
 superlatives about the shop, links and domains (also spelled "evil dot shop"), contact and calls to action
-("DM us", "order now") and other brands. A claim is allowed only when the shop's title, brand or attributes
+("DM us", "order now") and other brands. A claim is allowed only when the shop's title, brand or stated claims
 contain the same words: the shop said it, not the model.
 """
 
@@ -130,7 +130,7 @@ def shop_statements(meta: ShopMetadata | None) -> str:
     """The shop's own words about the product, normalised for phrase look-up."""
     if meta is None:
         return ""
-    parts = [meta.title or "", meta.brand or "", *meta.attributes, *meta.brand_hashtags]
+    parts = [meta.title or "", meta.brand or "", *meta.claims, *meta.brand_hashtags]
     return _normalise(" ".join(parts))
 
 

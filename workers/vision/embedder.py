@@ -5,12 +5,16 @@ ONNX layout (written by `pixels2posts models export-clip`, the same for our mode
     models/clip/text.onnx   input `tokens` [B, L] int64                        -> output `embedding` [B, D]
 metadata (custom_metadata_map): version, model, image_size, mean, std, resize_mode, fill, embed_dim,
     context_length, tokenizer (for text). Embeddings are L2-normalised here, so inner product = cosine.
+An image tower with heads (training/tower: EfficientNet-Lite0 + heads) has further outputs, one probability vector
+per head (`garment`, `gender`, `fabric`), named with their vocabularies in metadata `heads`, and the heads' answer
+thresholds in metadata `thresholds`; `analyse_images` returns them with the embeddings.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -53,6 +57,14 @@ def l2_normalise(vectors: np.ndarray) -> np.ndarray:
     return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
+@dataclass(frozen=True)
+class ImageAnalysis:
+    """Embeddings [N, D] and, for towers with heads, probabilities [N, classes] per head."""
+
+    embeddings: np.ndarray
+    heads: dict[str, np.ndarray] = field(default_factory=dict)
+
+
 class ClipEmbedder:
     """Batched image embeddings (and text embeddings when the text tower and its tokenizer are present)."""
 
@@ -92,6 +104,31 @@ class ClipEmbedder:
         std = np.asarray(json.loads(meta.get("std", "[0.26862954, 0.26130258, 0.27577711]")), np.float32)
         return ((square.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1)
 
+    @property
+    def head_vocabularies(self) -> dict[str, list[str]]:
+        """Head name -> class names (empty for a plain CLIP tower)."""
+        return {k: list(v) for k, v in json.loads(self.meta.get("heads", "{}")).items()}
+
+    @property
+    def head_thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in json.loads(self.meta.get("thresholds", "{}")).items()}
+
+    def analyse_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> ImageAnalysis:
+        """Embeddings (L2-normalised) and head probabilities of RGB crops, run in batches of `batch_size`."""
+        names = list(self.head_vocabularies)
+        if not crops:
+            return ImageAnalysis(np.zeros((0, self.dim), np.float32),
+                                 {n: np.zeros((0, len(v)), np.float32) for n, v in self.head_vocabularies.items()})
+        embeddings, heads = [], {name: [] for name in names}  # type: ignore[var-annotated]
+        for start in range(0, len(crops), batch_size):
+            batch = np.stack([self.preprocess(c) for c in crops[start:start + batch_size]])
+            outputs = self.image_model.run({"image": batch}, ["embedding", *names])
+            embeddings.append(outputs[0])
+            for name, probs in zip(names, outputs[1:], strict=True):
+                heads[name].append(probs)
+        return ImageAnalysis(l2_normalise(np.concatenate(embeddings)),
+                             {name: np.concatenate(parts).astype(np.float32) for name, parts in heads.items()})
+
     def embed_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
         """L2-normalised embeddings [N, D] of RGB crops, run in batches of `batch_size`."""
         if not crops:
@@ -99,7 +136,7 @@ class ClipEmbedder:
         out = []
         for start in range(0, len(crops), batch_size):
             batch = np.stack([self.preprocess(c) for c in crops[start:start + batch_size]])
-            out.append(self.image_model.run({"image": batch})[0])
+            out.append(self.image_model.run({"image": batch}, ["embedding"])[0])
         return l2_normalise(np.concatenate(out))
 
     def _tokenize(self, texts: Sequence[str], context_length: int) -> np.ndarray:

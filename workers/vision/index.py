@@ -1,33 +1,26 @@
-"""The product index: a FAISS inner-product index of CLIP image embeddings + a metadata store + a manifest.
+"""The product index at run time: load a folder, search it (building is offline: pixels2posts/catalog/build.py).
 
 Folder layout:
-    index.faiss     FAISS index (IndexFlatIP below HNSW_THRESHOLD items, IndexHNSWFlat(IP) past it)
+    index.faiss     FAISS index (IndexFlatIP, or IndexHNSWFlat(IP) for 100k+ items)
     items.jsonl     one line per FAISS row: id, group and the normalised labels (no titles, no descriptions)
-    manifest.json   version, CLIP model version, dim, count, index kind, build/update times, vote calibration
+    manifest.json   version, CLIP model version, dim, count, index kind, build/update times, vote calibration,
+                    similarity (percentiles of the products' best leave-product-out neighbour similarity)
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import threading
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from shared.errors import ModelNotAvailableError, P2PError
-from shared.images import decode_image, load_image
-from workers.vision.catalog import CatalogItem
-from workers.vision.embedder import ClipEmbedder
 
 log = logging.getLogger(__name__)
 
-HNSW_THRESHOLD = 100_000
-HNSW_M = 32
 INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.json"
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
 
@@ -36,50 +29,8 @@ class IndexError_(P2PError):
     code = "index_invalid"
 
 
-def _now() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _read_item_image(item: CatalogItem, timeout_s: float) -> np.ndarray:
-    if item.image.startswith(("http://", "https://")):
-        import httpx
-
-        response = httpx.get(item.image, timeout=timeout_s, follow_redirects=True)
-        response.raise_for_status()
-        return decode_image(response.content).rgb
-    return load_image(item.image).rgb
-
-
-def embed_items(items: Sequence[CatalogItem], embedder: ClipEmbedder, batch_size: int = 64,
-                timeout_s: float = 10.0) -> tuple[np.ndarray, list[CatalogItem], list[str]]:
-    """Embeddings of the items whose image loads; returns (vectors, kept items, 'id: reason' of skipped ones)."""
-    vectors, kept, skipped = [], [], []
-    for start in range(0, len(items), batch_size):
-        crops = []
-        for item in items[start:start + batch_size]:
-            try:
-                crops.append(_read_item_image(item, timeout_s))
-                kept.append(item)
-            except Exception as exc:  # one bad catalogue image must not stop a build
-                skipped.append(f"{item.id}: {exc}")
-        if crops:
-            vectors.append(embedder.embed_images(crops, batch_size=batch_size))
-    dim = embedder.dim
-    return (np.concatenate(vectors) if vectors else np.zeros((0, dim), np.float32)), kept, skipped
-
-
-def _new_faiss_index(dim: int, expected_count: int) -> Any:
-    import faiss
-
-    if expected_count >= HNSW_THRESHOLD:
-        index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
-        index.hnsw.efSearch = 128
-        return index
-    return faiss.IndexFlatIP(dim)
-
-
 class ProductIndex:
-    """A product index folder, loaded lazily; searches are thread-safe (FAISS search is, adds are locked)."""
+    """A product index folder, loaded lazily; searches are thread-safe."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = Path(folder)
@@ -87,6 +38,14 @@ class ProductIndex:
         self._items: list[dict[str, Any]] = []
         self._manifest: dict[str, Any] = {}
         self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, faiss_index: Any, items: list[dict[str, Any]], manifest: dict[str, Any],
+           folder: Path) -> ProductIndex:
+        """An index already in memory (what a build just wrote)."""
+        index = cls(folder)
+        index._faiss, index._items, index._manifest = faiss_index, items, manifest
+        return index
 
     # ---- loading ----
     def _load(self) -> None:
@@ -133,69 +92,21 @@ class ProductIndex:
         self._ensure()
         return self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, max(1, self.count)))
 
+    @property
+    def faiss(self) -> Any:
+        """The loaded FAISS object (what a build appends to)."""
+        self._ensure()
+        return self._faiss
+
+    def reload(self) -> None:
+        """Forget what was loaded; the next use reads the folder again (after a build rewrote it)."""
+        with self._lock:
+            self._faiss, self._items, self._manifest = None, [], {}
+
     def vectors(self) -> np.ndarray:
         """All stored vectors (flat and HNSW-flat indexes keep them exactly)."""
         self._ensure()
         return self._faiss.reconstruct_n(0, self._faiss.ntotal)
-
-    # ---- writing ----
-    def _write(self) -> None:
-        import faiss
-
-        self.folder.mkdir(parents=True, exist_ok=True)
-        on_cpu = faiss.index_gpu_to_cpu(self._faiss) if hasattr(self._faiss, "getDevice") else self._faiss
-        faiss.write_index(on_cpu, str(self.folder / INDEX_FILE))
-        (self.folder / ITEMS_FILE).write_text("".join(json.dumps(i, sort_keys=True) + "\n" for i in self._items))
-        (self.folder / MANIFEST_FILE).write_text(json.dumps(self._manifest, indent=1, sort_keys=True) + "\n")
-
-    def _stamp(self) -> None:
-        digest = hashlib.sha256()
-        digest.update(str(self._manifest.get("clip_version")).encode())
-        for item in self._items:
-            digest.update(item["id"].encode())
-        self._manifest.update(count=len(self._items), version=f"idx-{digest.hexdigest()[:12]}")
-
-    @classmethod
-    def create(cls, folder: Path, vectors: np.ndarray, items: Sequence[CatalogItem], clip_version: str,
-               source: str = "", calibrate: Callable[[ProductIndex], dict[str, Any]] | None = None,
-               ) -> ProductIndex:
-        """Write a new index folder from embeddings + items (row i of `vectors` is items[i])."""
-        if len(vectors) != len(items):
-            raise IndexError_(f"{len(vectors)} vectors for {len(items)} items")
-        index = cls(folder)
-        index._faiss = _new_faiss_index(vectors.shape[1], len(items))
-        index._faiss.add(np.ascontiguousarray(vectors, dtype=np.float32))
-        index._items = [_row(item) for item in items]
-        index._manifest = {"clip_version": clip_version, "dim": int(vectors.shape[1]), "source": source,
-                           "kind": type(index._faiss).__name__, "built_at": _now(), "updated_at": _now(),
-                           "calibration": {}}
-        index._stamp()
-        if calibrate is not None:
-            index._manifest["calibration"] = calibrate(index)
-        index._write()
-        return index
-
-    def add(self, vectors: np.ndarray, items: Sequence[CatalogItem], clip_version: str) -> int:
-        """Append items without a rebuild; ids already present are refused. Returns how many were added."""
-        self._ensure()
-        if clip_version != self._manifest["clip_version"]:
-            raise IndexError_(f"index was built with CLIP {self._manifest['clip_version']}, not {clip_version}")
-        known = {i["id"] for i in self._items}
-        duplicates = [item.id for item in items if item.id in known]
-        if duplicates:
-            raise IndexError_(f"ids already in the index: {', '.join(duplicates[:5])}")
-        with self._lock:
-            self._faiss.add(np.ascontiguousarray(vectors, dtype=np.float32))
-            self._items.extend(_row(item) for item in items)
-            self._manifest["updated_at"] = _now()
-            self._stamp()
-            self._write()
-        return len(items)
-
-
-def _row(item: CatalogItem) -> dict[str, Any]:
-    return {"id": item.id, "group": item.group, **item.labels()}
-
 
 def gpu_available() -> bool:
     try:

@@ -1,9 +1,9 @@
 """Evidence packs for batches of images: detect -> crop -> colours + embed -> retrieve -> vote -> assemble.
 
-One detector call and one embedder call per batch (all garment crops of all images together), one FAISS search.
-An image with no garment detected still gets a valid pack: no garments, and its attributes voted from the
-embedding of the whole image (so a close-up product shot still says something); they fall to unknown when the
-vote is weak, like any other.
+One detector call and one embedder call per batch (all garment crops and every whole image together), one FAISS
+search. The whole image goes through the image tower too: its garment-type head names the garment of packshots,
+flat-lays and hangers when the street-trained detector finds nothing (or a single garment it disagrees with), and
+its gender/fabric heads are checked against the crops' (workers/vision/attributes.py: answer or abstain).
 """
 
 from __future__ import annotations
@@ -17,10 +17,12 @@ from typing import Any
 import numpy as np
 
 from shared.images import DecodedImage
-from shared.schemas import Attributes, EvidencePack, Garment, ImageInfo, Neighbour
+from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, Neighbour
 from shared.settings import Settings, get_settings
+from workers.vision.attributes import decide, in_domain, mix
 from workers.vision.colours import PersonMasker, dominant_colours
-from workers.vision.embedder import ClipEmbedder
+from workers.vision.embedder import ClipEmbedder, ImageAnalysis
+from workers.vision.garment_types import COARSE
 from workers.vision.index import ProductIndex
 from workers.vision.retrieval import VOTED_ATTRIBUTES, Calibrator, Vote, combine, style_examples, vote
 
@@ -32,6 +34,13 @@ MIN_CROP_SIDE = 4
 # one garment each in a caption
 SAME_REGION_IOU = 0.85
 INSIDE_SHARE = 0.9
+# whole-image garment type: reported as a garment when the detector found none at or above this probability,
+# and it overrides a single detected garment of another class at or above OVERRIDE_MIN_PROB
+IMAGE_GARMENT_MIN_PROB = 0.3
+OVERRIDE_MIN_PROB = 0.7
+CATEGORY_MIN_PROB = 0.5
+# a flat image (a blank, a wall) shows no product, whatever the head says
+MIN_PIXEL_STD = 4.0
 
 
 @dataclass(frozen=True)
@@ -149,22 +158,27 @@ class VisionPipeline:
                                            box=detection.box, colours=colours))
                 box_area = (detection.box[2] - detection.box[0]) * (detection.box[3] - detection.box[1])
                 crops.append(_Crop(n, len(garments[n]) - 1, detection.score * box_area / area, rgb))
-            if not garments[n]:
-                crops.append(_Crop(n, None, 1.0, image.rgb))
-        vectors = self.embedder.embed_images([c.rgb for c in crops], batch_size=max(8, self.settings.batch_size))
-        scores, rows = self.index.search(vectors, self.settings.top_k)
-        return [self._assemble(n, image, garments[n], crops, scores, rows, self.versions)
+            crops.append(_Crop(n, None, 1.0, image.rgb))
+        analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=max(8, self.settings.batch_size))
+        scores, rows = self.index.search(analysis.embeddings, self.settings.top_k)
+        return [self._assemble(n, image, garments[n], crops, analysis, scores, rows, self.versions)
                 for n, image in enumerate(images)]
 
     def _assemble(self, n: int, image: DecodedImage, garments: list[Garment], crops: list[_Crop],
-                  scores: np.ndarray, rows: np.ndarray, versions: dict[str, str]) -> EvidencePack:
-        mine = [i for i, crop in enumerate(crops) if crop.image == n]
+                  analysis: ImageAnalysis, scores: np.ndarray, rows: np.ndarray,
+                  versions: dict[str, str]) -> EvidencePack:
+        whole = next(i for i, crop in enumerate(crops) if crop.image == n and crop.garment is None)
+        parts = [i for i, crop in enumerate(crops) if crop.image == n and crop.garment is not None]
+        mine = parts or [whole]  # the neighbour vote: garment crops, else the whole image
         weights = [crops[i].weight for i in mine]
         neighbour_sets = [self._neighbours(scores[i], rows[i]) for i in mine]
         votes = {name: combine([vote([lab.get(name) for lab, _ in found], [s for _, s in found])
                                 for found in neighbour_sets], weights)
                  for name in VOTED_ATTRIBUTES}
-        attributes = self._attributes(votes)
+        garments = self._garment_types(image, garments, analysis, parts, whole)
+        best_similarity = max((s for found in neighbour_sets for _, s in found), default=-1.0)
+        attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
+                                      best_similarity)
         best: dict[str, float] = {}
         labels_by_id: dict[str, dict[str, Any]] = {}
         for found in neighbour_sets:
@@ -185,8 +199,50 @@ class VisionPipeline:
     def _neighbours(self, scores: np.ndarray, rows: np.ndarray) -> list[tuple[dict[str, Any], float]]:
         return [(self.index.item(int(r)), float(s)) for s, r in zip(scores, rows, strict=True) if r >= 0]
 
-    def _attributes(self, votes: dict[str, Vote]) -> Attributes:
+    def _garment_types(self, image: DecodedImage, garments: list[Garment], analysis: ImageAnalysis,
+                       parts: list[int], whole: int) -> list[Garment]:
+        """Refine detected garments with the crop's type; name the garment of a product photo from the whole image."""
+        vocabulary = self.embedder.head_vocabularies.get("garment")
+        if not vocabulary:
+            return garments
+        types = analysis.heads["garment"]
+        for garment, row in zip(garments, parts, strict=True):
+            kind = vocabulary[int(types[row].argmax())]
+            if COARSE.get(kind) == garment.label:
+                garment.category = kind
+            garment.source = "detector"
+        kind, prob = vocabulary[int(types[whole].argmax())], float(types[whole].max())
+        label = COARSE.get(kind)
+        if label is None or float(image.rgb[::4, ::4].std()) < MIN_PIXEL_STD:
+            return garments
+        found = Garment(label=label, score=round(prob, 4), category=kind, source="image",
+                        box=(0.0, 0.0, float(image.width), float(image.height)), colours=[])
+        if not garments and prob >= IMAGE_GARMENT_MIN_PROB:
+            found.colours = dominant_colours(image.rgb, None)
+            return [found]
+        if len(garments) == 1 and garments[0].label != label and prob >= OVERRIDE_MIN_PROB:
+            # a single-product photo the street detector reads as another class: the product head knows better
+            return [garments[0].model_copy(update={"label": label, "category": kind, "source": "image"})]
+        return garments
+
+    def _attributes(self, votes: dict[str, Vote], analysis: ImageAnalysis, parts: list[int],
+                    part_weights: list[float], whole: int, best_similarity: float) -> Attributes:
         calibrator = Calibrator(self.index.manifest.get("calibration"))
         thresholds = self.settings.attribute_thresholds
-        return Attributes(gender=calibrator.attribute("gender", votes["gender"], thresholds["gender"]),
-                          fabric=calibrator.attribute("fabric", votes["fabric"], thresholds["fabric"]))
+        vocabularies = self.embedder.head_vocabularies
+        head_thresholds = self.embedder.head_thresholds
+        domain_ok = in_domain(best_similarity, self.index.manifest)
+        decided: dict[str, Attribute] = {}
+        for name in VOTED_ATTRIBUTES:
+            probs = analysis.heads.get(name)
+            crops = mix([probs[i] for i in parts], part_weights) if probs is not None and parts else None
+            whole_probs = probs[whole] if probs is not None else None
+            decided[name] = decide(name, vocabularies.get(name, []), crops, whole_probs, votes[name], calibrator,
+                                   head_thresholds.get(name), thresholds[name], domain_ok)
+        category = None
+        types = analysis.heads.get("garment")
+        if types is not None:
+            kind, prob = vocabularies["garment"][int(types[whole].argmax())], float(types[whole].max())
+            category = Attribute(value=kind if prob >= CATEGORY_MIN_PROB else None, confidence=round(prob, 4),
+                                 source="image")
+        return Attributes(gender=decided["gender"], fabric=decided["fabric"], category=category)

@@ -12,33 +12,13 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-import re
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from shared.errors import P2PError
-from shared.vocab import FABRICS, GENDERS, HM_INDEX_GROUP_TO_GENDER
-
-# when a text names several fabrics, the more specific construction wins over the fibre ("cotton denim" -> denim)
-FABRIC_PRIORITY: tuple[str, ...] = (
-    "denim", "lace", "leather", "suede", "sequin", "satin", "chiffon", "velvet", "corduroy", "tulle", "mesh",
-    "fleece", "cashmere", "wool", "linen", "silk", "jersey", "knit", "rib", "twill", "cotton", "viscose",
-    "polyester", "nylon",
-)
-assert set(FABRIC_PRIORITY) == set(FABRICS), "FABRIC_PRIORITY must order exactly shared.vocab.FABRICS"
-
-_FABRIC_FORMS: dict[str, str] = {"knitted": "knit", "ribbed": "rib", "sequins": "sequin", "sequinned": "sequin",
-                                 "woollen": "wool", "laces": "lace", "meshes": "mesh"}
-_WORD = re.compile(r"[a-z]+")
-
-_GENDER_ALIASES: dict[str, str] = {
-    "women": "women", "woman": "women", "female": "women", "ladies": "women", "ladieswear": "women",
-    "womenswear": "women", "divided": "women", "men": "men", "man": "men", "male": "men", "menswear": "men",
-    "kids": "kids", "kid": "kids", "children": "kids", "child": "kids", "baby": "kids", "baby/children": "kids",
-    "girls": "kids", "boys": "kids",
-}
-
+from shared.vocab import HM_INDEX_GROUP_TO_GENDER
+from workers.vision.labels_text import fabric_from_text, normalise_gender
 
 TEST_FRACTION = 0.15
 
@@ -70,30 +50,6 @@ class CatalogItem:
         """The normalised labels the index stores (never the title or description text)."""
         row = asdict(self)
         return {k: row[k] for k in ("gender", "fabric", "category", "colour", "pattern")}
-
-
-def fabric_from_text(text: str) -> str | None:
-    """The most specific fabric word in `text`, or None."""
-    found = set()
-    for word in _WORD.findall(text.lower()):
-        word = _FABRIC_FORMS.get(word, word)
-        if word in FABRICS:
-            found.add(word)
-    for fabric in FABRIC_PRIORITY:
-        if fabric in found:
-            return fabric
-    return None
-
-
-def normalise_gender(value: str | None) -> str | None:
-    if not value:
-        return None
-    key = value.strip().lower()
-    if key in GENDERS:
-        return key
-    if value.strip() in HM_INDEX_GROUP_TO_GENDER:
-        return HM_INDEX_GROUP_TO_GENDER[value.strip()]
-    return _GENDER_ALIASES.get(key)
 
 
 def _clean(value: str | None) -> str | None:

@@ -1,0 +1,61 @@
+"""The shop's words as evidence: explicit attributes and title words take precedence and are marked."""
+
+from __future__ import annotations
+
+from click.testing import CliRunner
+
+from pixels2posts.cli import cli
+from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, ShopAttributes, ShopMetadata
+from workers.vision.shop import apply_shop, shop_facts
+
+
+def _pack(garments: list[Garment], gender: str | None = "women") -> EvidencePack:
+    return EvidencePack(image=ImageInfo(sha256="0" * 64, width=100, height=100), garments=garments,
+                        attributes=Attributes(gender=Attribute(value=gender, confidence=0.95, source="image"),
+                                              fabric=Attribute(value=None, confidence=0.4, source="image")))
+
+
+def _garment(label: str, source: str = "image") -> Garment:
+    return Garment(label=label, score=0.8, box=(0, 0, 100, 100), source=source)
+
+
+def test_explicit_attributes_beat_the_title_and_the_vote() -> None:
+    shop = ShopMetadata(title="Women's linen shirt",
+                        attributes=ShopAttributes(gender="Menswear", fabric="100% cotton", colour="Navy"))
+    pack = apply_shop(_pack([_garment("shirt")]), shop)
+    assert pack.attributes.gender == Attribute(value="men", confidence=1.0, source="shop")
+    assert pack.attributes.fabric == Attribute(value="cotton", confidence=1.0, source="shop")
+    assert pack.attributes.colour == Attribute(value="navy", confidence=1.0, source="shop")
+    assert pack.attributes.category == Attribute(value="shirt", confidence=1.0, source="shop_title")
+
+
+def test_a_whole_image_garment_that_contradicts_the_shop_category_is_relabelled() -> None:
+    pack = apply_shop(_pack([_garment("dress")]), ShopMetadata(attributes=ShopAttributes(category="Hoodie")))
+    assert [(g.label, g.category, g.source) for g in pack.garments] == [("shirt", "hoodie", "shop")]
+
+
+def test_detected_garments_of_a_street_photo_are_kept() -> None:
+    garments = [_garment("pants", "detector"), _garment("shoe", "detector")]
+    pack = apply_shop(_pack(garments), ShopMetadata(title="Slim jeans"))
+    assert [g.label for g in pack.garments] == ["pants", "shoe"]
+
+
+def test_no_shop_words_leave_the_pack_unchanged() -> None:
+    pack = _pack([_garment("shirt")])
+    assert apply_shop(pack, None) == pack
+    assert apply_shop(pack, ShopMetadata(title="Summer favourite")) == pack
+    assert shop_facts(ShopMetadata(title="Unisex cotton tee")) == {"fabric": ("cotton", "shop_title"),
+                                                                  "category": ("t-shirt", "shop_title")}
+
+
+def test_old_packs_still_validate() -> None:
+    old = ('{"schema_version": "1.0", "image": {"sha256": "' + "a" * 64 + '", "width": 3, "height": 2},'
+           ' "attributes": {"gender": {"value": null, "confidence": 0.2}, "fabric": {"value": "denim",'
+           ' "confidence": 0.9}}}')
+    pack = EvidencePack.model_validate_json(old)
+    assert pack.attributes.fabric.source is None and pack.attributes.category is None
+
+
+def test_evidence_command_refuses_an_unknown_attribute(tmp_path: object) -> None:
+    result = CliRunner().invoke(cli, ["evidence", __file__, "--attribute", "size=XL"])
+    assert result.exit_code != 0 and "KEY=VALUE" in result.output

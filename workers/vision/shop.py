@@ -1,0 +1,76 @@
+"""The shop's own words about its product are evidence, with precedence over our models' votes.
+
+Explicit job attributes (`ShopMetadata.attributes`: gender, fabric, colour, category) come first, then what the
+title names; each is marked with its source ('shop', 'shop_title'). A vote from the image that contradicts them is
+dropped: the attribute is replaced, and a whole-image garment of another class is relabelled.
+"""
+
+from __future__ import annotations
+
+from shared.palette import COLOUR_NAMES, FAMILY_OF
+from shared.schemas import Attribute, EvidencePack, Garment, ShopMetadata
+from workers.vision.garment_types import COARSE, category_of
+from workers.vision.labels_text import fabric_from_text, gender_from_title, normalise_gender
+
+SHOP, TITLE = "shop", "shop_title"
+_FAMILIES = frozenset(FAMILY_OF.values())
+
+
+def _colour(value: str | None) -> str | None:
+    if not value:
+        return None
+    key = " ".join(value.lower().split())
+    return key if key in COLOUR_NAMES or key in _FAMILIES else key or None
+
+
+def shop_facts(shop: ShopMetadata | None) -> dict[str, tuple[str, str]]:
+    """attribute -> (normalised value, source) for what the shop says, explicit attributes first."""
+    if shop is None:
+        return {}
+    facts: dict[str, tuple[str, str]] = {}
+    title = shop.title or ""
+    from_title = {"gender": gender_from_title(title), "fabric": fabric_from_text(title) if title else None,
+                  "category": category_of(title)}
+    for name, value in from_title.items():
+        if value:
+            facts[name] = (value, TITLE)
+    given = shop.attributes
+    if given is not None:
+        explicit = {"gender": normalise_gender(given.gender),
+                    "fabric": fabric_from_text(given.fabric) if given.fabric else None,
+                    "colour": _colour(given.colour),
+                    "category": category_of(given.category) or (given.category or "").strip().lower() or None}
+        for name, value in explicit.items():
+            if value:
+                facts[name] = (value, SHOP)
+    return facts
+
+
+def _relabel(garments: list[Garment], category: str, source: str) -> list[Garment]:
+    label = COARSE.get(category)
+    if label is None:
+        return garments
+    out = []
+    for garment in garments:
+        single = len(garments) == 1
+        if garment.label != label and (garment.source == "image" or single):
+            garment = garment.model_copy(update={"label": label, "category": category, "source": source})
+        elif garment.label == label and garment.category != category and single:
+            garment = garment.model_copy(update={"category": category})
+        out.append(garment)
+    return out
+
+
+def apply_shop(pack: EvidencePack, shop: ShopMetadata | None) -> EvidencePack:
+    """A copy of `pack` in which the shop's facts replace the image votes they contradict."""
+    facts = shop_facts(shop)
+    if not facts:
+        return pack
+    attributes = pack.attributes.model_copy()
+    for name, (value, source) in facts.items():
+        setattr(attributes, name, Attribute(value=value, confidence=1.0, source=source))
+    garments = pack.garments
+    if "category" in facts:
+        garments = _relabel(list(garments), *facts["category"])
+    return pack.model_copy(update={"attributes": attributes, "garments": garments,
+                                   "schema_version": pack.schema_version})
