@@ -11,12 +11,14 @@ from celery import Task
 
 from shared.celery_config import LANGUAGE_TASK, VISION_TASK, vision_task_budget_s
 from shared.images import decode_image
+from shared.schemas import ShopMetadata
 from shared.store.repository import Message
 from workers.celery_app import app
 from workers.metrics import QUEUE_WAIT_SECONDS, STAGE_SECONDS
 from workers.reliability import for_process
 from workers.runtime import current
 from workers.tasks.outcomes import RETRY_OPTIONS, claim, held, record_outcome
+from workers.vision.shop import apply_shop
 
 
 @app.task(name=VISION_TASK, bind=True, **RETRY_OPTIONS)
@@ -36,6 +38,8 @@ def vision_job(
         image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side)
         future = vision.batcher.submit(image)
         pack = future.result(timeout=vision_task_budget_s(settings))
+        # the shop's own attributes and title outrank the image votes (marked with their source in the pack)
+        pack = apply_shop(pack, ShopMetadata.model_validate(meta) if meta else None)
         message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
                           f"{job_id}.language")
         store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)
