@@ -14,7 +14,7 @@ from pixels2posts.cli import caption as caption_cli
 from shared.errors import NotAvailableYetError
 from shared.schemas import CaptionResult, EvidencePack
 from shared.settings import Settings
-from workers.language.evaluation import hm_packs, split_of
+from pixels2posts.evaluation.language_only import hm_packs, split_of
 
 from .fake_openai import FakeOpenAI, answer
 
