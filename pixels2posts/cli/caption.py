@@ -81,12 +81,19 @@ def _print_text(source: str, result: CaptionResult) -> None:
 @click.option("--ban", "banned_words", multiple=True, help="A word never to publish (repeatable).")
 @click.option("--local-llm", is_flag=True, help="Start the embedded LLM for this command.")
 @click.option("--json", "as_json", is_flag=True, help="Print CaptionResult JSON (one object, or a list).")
+@click.option("--system", type=click.Choice(["rag", "baseline"]), default="rag", show_default=True,
+              help="baseline: the end-to-end image-to-text captioner (models/baseline), for comparison only.")
 def caption(images: tuple[Path, ...], evidence_files: tuple[Path, ...], sku: str | None, title: str | None,
             brand: str | None, tone: str | None, max_hashtags: int | None, banned_words: tuple[str, ...],
-            local_llm: bool, as_json: bool) -> None:
+            local_llm: bool, as_json: bool, system: str) -> None:
     """Write a grounded caption and hashtags for each photo (or evidence pack)."""
     if not images and not evidence_files:
         raise click.UsageError("give at least one IMAGE or --evidence PACK.json")
+    if system == "baseline":
+        from pixels2posts.evaluation.baseline import echo_captions
+
+        echo_captions(images, as_json)
+        return
     from workers.language.pipeline import CaptionWriter
 
     settings = get_settings()

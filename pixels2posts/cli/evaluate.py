@@ -27,18 +27,18 @@ def evaluate() -> None:
     """Evaluate the stages."""
 
 
-def _system(name: str, deterministic: bool, local_llm: bool, settings: Any) -> Any:
+def _system(name: str, deterministic: bool, local_llm: bool, settings: Any, packs: dict[Path, Any] | None) -> Any:
     from pixels2posts.evaluation.systems import BaselineSystem, RagSystem
 
     if name == "baseline":
         if deterministic or local_llm:
             raise click.UsageError("--deterministic and --local-llm apply to --system rag only")
         return BaselineSystem()
-    return RagSystem(settings, deterministic_only=deterministic)
+    return RagSystem(settings, deterministic_only=deterministic, packs=packs)
 
 
 def run_dataset(dataset: Path, system_name: str, deterministic: bool, local_llm: bool, limit: int | None,
-                quiet: bool = False) -> dict[str, Any]:
+                quiet: bool = False, packs: dict[Path, Any] | None = None) -> dict[str, Any]:
     """One system over one catalogue-schema CSV: the JSON-ready report with every item's record."""
     from pixels2posts.cli.caption import llm_settings
     from pixels2posts.evaluation.captions import jsonable, report, run
@@ -46,7 +46,7 @@ def run_dataset(dataset: Path, system_name: str, deterministic: bool, local_llm:
 
     items = read_dataset(dataset)[:limit] if limit else read_dataset(dataset)
     with llm_settings(get_settings(), local_llm and not deterministic) as settings:
-        system = _system(system_name, deterministic, local_llm, settings)
+        system = _system(system_name, deterministic, local_llm, settings, packs)
         records = run(items, system, None if quiet else lambda i, r: click.echo(
             f"[{i}/{len(items)}] {r['id']}: {r['writer']} recall {r['truth_recall']} "
             f"contradiction {r['any_contradiction']} {r['seconds']:.1f}s", err=True))
@@ -127,7 +127,8 @@ def testsets(data: Path, out: Path) -> None:
                    "P2P_LLM_BASE_URL answers).")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/evaluation"),
               show_default=True, help="Where the PNG plots go.")
-def table(data: Path, out: Path, limit: int, rows: str, plots: Path) -> None:
+@click.option("--reuse", is_flag=True, help="Load OUT/<row>-<domain>.json where it exists instead of rerunning.")
+def table(data: Path, out: Path, limit: int, rows: str, plots: Path, reuse: bool) -> None:
     """Every system on both test sets; writes OUT/<row>-<domain>.json, prints the markdown table, draws plots."""
     from pixels2posts.evaluation.dataset import write_test_sets
     from pixels2posts.evaluation.table import ROWS, endpoint_answers, markdown, plot_all
@@ -138,13 +139,18 @@ def table(data: Path, out: Path, limit: int, rows: str, plots: Path) -> None:
     if unknown:
         raise click.UsageError(f"unknown rows {sorted(unknown)}; choose from {', '.join(ROWS)}")
     results = {}
+    packs: dict[Path, Any] = {}  # evidence packs shared by the rag rows (vision seconds still charged)
     for row in wanted:
         if row == "endpoint" and not endpoint_answers(get_settings()):
             click.echo("endpoint: P2P_LLM_BASE_URL does not answer; row skipped", err=True)
             continue
         system, deterministic, local_llm = ROWS[row]
         for domain, path in sets.items():
-            result = run_dataset(path, system, deterministic, local_llm, limit, quiet=True)
+            saved = out / f"{row}-{domain}.json"
+            if reuse and saved.is_file():
+                results[(row, domain)] = json.loads(saved.read_text())
+                continue
+            result = run_dataset(path, system, deterministic, local_llm, limit, quiet=True, packs=packs)
             (out / f"{row}-{domain}.json").write_text(json.dumps(result))
             results[(row, domain)] = result
             click.echo(f"{row} on {domain}: {result['items']} items, "

@@ -107,3 +107,19 @@ def _repeats(written: list[int], token: int) -> bool:
         return False
     candidate = (written[-2], written[-1], token)
     return any(tuple(written[i : i + 3]) == candidate for i in range(len(written) - 2))
+
+
+def echo_captions(images: tuple[Path, ...], as_json: bool) -> None:
+    """`pixels2posts caption --system baseline`: the baseline's caption of each photo (no evidence, no hashtags)."""
+    import click
+
+    if not images:
+        raise click.UsageError("--system baseline captions photos (IMAGE...), not evidence packs")
+    model = BaselineCaptioner()
+    results = [{"image": str(path), "caption": model.caption_file(path), "system": "baseline",
+                "model": model.version} for path in images]
+    if as_json:
+        click.echo(json.dumps(results[0] if len(results) == 1 else results, indent=2))
+        return
+    for result in results:
+        click.echo(f"{result['image']}\n  {result['caption']}\n  by {result['model']} (no evidence, no hashtags)")

@@ -56,6 +56,8 @@ def score_item(item: EvalItem, output: SystemOutput) -> dict[str, Any]:
 def run(items: Sequence[EvalItem], system: CaptionSystem,
         progress: Callable[[int, dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
     records = []
+    if items:  # warm-up, untimed: model loading is not a per-item cost
+        system.caption(items[0].image)
     for index, item in enumerate(items, 1):
         records.append(score_item(item, system.caption(item.image)))
         if progress is not None:
@@ -67,9 +69,9 @@ def run(items: Sequence[EvalItem], system: CaptionSystem,
     return records
 
 
-def _share(records: Sequence[dict[str, Any]], test: Callable[[dict[str, Any]], bool | None]) -> Estimate:
-    values = [test(r) for r in records]
-    return mean_ci([None if v is None else float(v) for v in values])
+def _mean_of(flags: Sequence[bool | float | None]) -> Estimate:
+    """Share of true flags (or mean of values), None left out, with its CI."""
+    return mean_ci([None if v is None else float(v) for v in flags])
 
 
 def _attribute_table(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, Estimate]]:
@@ -79,9 +81,9 @@ def _attribute_table(records: Sequence[dict[str, Any]]) -> dict[str, dict[str, E
         known = [r for r in records if attribute in r["correct"]]
         recallable = [r for r in known if len(r["truth"][attribute]) == 1 or attribute == "colour"]
         table[attribute] = {
-            "truth_recall": _share(recallable, lambda r, a=attribute: r["correct"][a]),
-            "contradiction_rate": _share(known, lambda r, a=attribute: r["contradicted"][a]),
-            "stated_rate": _share(known, lambda r, a=attribute: r["stated"][a]),
+            "truth_recall": _mean_of([r["correct"][attribute] for r in recallable]),
+            "contradiction_rate": _mean_of([r["contradicted"][attribute] for r in known]),
+            "stated_rate": _mean_of([r["stated"][attribute] for r in known]),
         }
     return table
 
@@ -90,7 +92,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     metrics: dict[str, Any] = {
         "items": len(records),
         "truth_recall": mean_ci([r["truth_recall"] for r in records]),
-        "contradiction_rate": _share(records, lambda r: r["any_contradiction"] if r["correct"] else None),
+        "contradiction_rate": _mean_of([r["any_contradiction"] if r["correct"] else None for r in records]),
         "per_attribute": _attribute_table(records),
         "evidence_coverage": mean_ci([r["evidence_coverage"] for r in records]),
         "items_with_evidence": sum(r["evidence_coverage"] is not None for r in records),
@@ -101,9 +103,7 @@ def summarise(records: Sequence[dict[str, Any]]) -> dict[str, Any]:
     for source in ("truth", "evidence"):
         values = [r[f"hashtag_{source}_coverage"] for r in records]
         metrics[f"hashtag_{source}_coverage"] = {
-            f">={t}": _share(records, lambda r, t=t, s=source: None if r[f"hashtag_{s}_coverage"] is None
-                             else r[f"hashtag_{s}_coverage"] >= t)
-            for t in HASHTAG_THRESHOLDS
+            f">={t}": _mean_of([None if v is None else v >= t for v in values]) for t in HASHTAG_THRESHOLDS
         } | {"mean": mean_ci(values)}
     lexical_rows = [r["lexical"] for r in records if "lexical" in r]
     metrics["lexical"] = lexical.summarise(lexical_rows) if lexical_rows else {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 import tempfile
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +25,18 @@ from pixels2posts.evaluation.stats import Estimate, mean_ci, statistic_ci
 
 BLEU_ORDERS = (1, 2, 3, 4)
 WORDNET_DIRS = (Path("/usr/share/wordnet"),)
+CACHE = Path.home() / ".cache" / "pixels2posts" / "wordnet-3.0"
 _WORD = re.compile(r"[a-z0-9]+")
 # the lexicographer files of WordNet 3.0 in id order; NLTK needs this index, Debian's database files lack it
-_LEXNAMES = (
-    "adj.all adj.pert adv.all noun.Tops noun.act noun.animal noun.artifact noun.attribute noun.body noun.cognition "
-    "noun.communication noun.event noun.feeling noun.food noun.group noun.location noun.motive noun.object "
-    "noun.person noun.phenomenon noun.plant noun.possession noun.process noun.quantity noun.relation noun.shape "
-    "noun.state noun.substance noun.time verb.body verb.change verb.cognition verb.communication verb.competition "
-    "verb.consumption verb.contact verb.creation verb.emotion verb.motion verb.perception verb.possession "
-    "verb.social verb.stative verb.weather adj.ppl"
-).split()
+_LEXNAMES: tuple[str, ...] = (
+    "adj.all", "adj.pert", "adv.all", "noun.Tops", "noun.act", "noun.animal", "noun.artifact", "noun.attribute",
+    "noun.body", "noun.cognition", "noun.communication", "noun.event", "noun.feeling", "noun.food",
+    "noun.group", "noun.location", "noun.motive", "noun.object", "noun.person", "noun.phenomenon", "noun.plant",
+    "noun.possession", "noun.process", "noun.quantity", "noun.relation", "noun.shape", "noun.state",
+    "noun.substance", "noun.time", "verb.body", "verb.change", "verb.cognition", "verb.communication",
+    "verb.competition", "verb.consumption", "verb.contact", "verb.creation", "verb.emotion", "verb.motion",
+    "verb.perception", "verb.possession", "verb.social", "verb.stative", "verb.weather", "adj.ppl",
+)
 _LEX_POS = {"adj": 3, "adv": 4, "noun": 1, "verb": 2}
 
 
@@ -50,20 +52,34 @@ class _NoSynonyms:
 
 
 def _debian_wordnet(source: Path) -> Any:
+    """NLTK's reader over a copy of the database files (NLTK refuses symlinks out of its data path)."""
+    import shutil
+
+    import nltk
     from nltk.corpus.reader.wordnet import WordNetCorpusReader
     from nltk.data import FileSystemPathPointer
 
-    root = Path(tempfile.mkdtemp(prefix="p2p-wordnet-"))
-    for item in source.iterdir():
-        if item.is_file():
-            (root / item.name).symlink_to(item)
-    lines = [f"{i:02d}\t{name}\t{_LEX_POS[name.split('.')[0]]}" for i, name in enumerate(_LEXNAMES)]
-    (root / "lexnames").write_text("\n".join(lines) + "\n")
-    return WordNetCorpusReader(FileSystemPathPointer(str(root)), None)
+    if not (CACHE / "lexnames").is_file():
+        staging = Path(tempfile.mkdtemp(prefix="wordnet-", dir=CACHE.parent))
+        for item in source.iterdir():
+            if item.is_file() and item.name.split(".")[0] in ("data", "index", "adj", "adv", "noun", "verb"):
+                shutil.copy(item, staging / item.name)
+        lines = [f"{i:02d}\t{name}\t{_LEX_POS[name.split('.')[0]]}" for i, name in enumerate(_LEXNAMES)]
+        (staging / "lexnames").write_text("\n".join(lines) + "\n")
+        staging.replace(CACHE)
+    if str(CACHE) not in nltk.data.path:  # NLTK reads corpora only under its data path (nltk.pathsec)
+        nltk.data.path.append(str(CACHE))
+
+    class _Reader(WordNetCorpusReader):
+        def map_wn(self, version: str = "wordnet") -> None:  # no multilingual (OMW) mapping wanted, none offline
+            return None
+
+    return _Reader(FileSystemPathPointer(str(CACHE)), None)
 
 
 @lru_cache(maxsize=1)
 def _wordnet() -> tuple[Any, str]:
+    CACHE.parent.mkdir(parents=True, exist_ok=True)
     for directory in WORDNET_DIRS:
         if (directory / "data.noun").is_file():
             reader = _debian_wordnet(directory)
@@ -134,12 +150,16 @@ def corpus_bleu(stat_rows: np.ndarray, order: int) -> float:
     return float(_bleu(order)._compute_score_from_stats(stat_rows.sum(axis=0).tolist()).score)
 
 
+def _corpus_bleu_of(stat_rows: np.ndarray, order: int) -> float:
+    return corpus_bleu(stat_rows, order)
+
+
 def summarise(rows: Sequence[dict[str, Any]]) -> dict[str, Estimate]:
     """Corpus BLEU-1..4 and mean METEOR, ROUGE-1/2/L, CIDEr-D, each with a bootstrap 95% CI."""
     out: dict[str, Estimate] = {}
     for n in BLEU_ORDERS:
         stat_rows = np.array([row["bleu_stats"][str(n)] for row in rows], dtype=np.int64)
-        out[f"bleu{n}"] = statistic_ci(stat_rows, lambda r, n=n: corpus_bleu(r, n), resamples=300)
+        out[f"bleu{n}"] = statistic_ci(stat_rows, partial(_corpus_bleu_of, order=n), resamples=300)
     for name in ("meteor", "rouge1", "rouge2", "rougeL", "cider"):
         out[name] = mean_ci([row[name] for row in rows])
     return out

@@ -20,7 +20,7 @@ OPEN_CLAIM_PATTERNS: dict[str, str] = {
     "price": r"([$€£¥]\s?\d)|(\d+([.,]\d+)?\s?(usd|eur|gbp|dollars?|euros?|pounds?)\b)|\bprice[ds]?\b|\bcheap\b|"
              r"\baffordable\b",
     "discount": r"\b(\d+\s?% off|discount(ed)?|sale|deal|offer|free shipping|promo(tion)?|coupon|bargain)\b",
-    "link": r"(https?://|www\.|\b[a-z0-9-]+\.(com|net|org|shop|store|co)\b|@[a-z0-9_]{2,})",
+    "link": r"(https?://\S+|www\.\S+|\b[a-z0-9-]+\.(com|net|org|shop|store|co)\b|@[a-z0-9_]{2,})",
     "call_to_action": r"\b(shop now|buy (it )?now|order now|link in (the )?bio|dm (us|me)|click|tap the link|"
                       r"swipe up|add to (your )?(cart|basket)|grab (yours|it|one)|get yours|don'?t miss)\b",
 }

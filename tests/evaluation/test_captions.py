@@ -89,3 +89,12 @@ def test_given_a_broken_dataset_then_the_command_fails_with_a_clear_error(tmp_pa
     path.write_text("id,title\n1,x\n")
     done = _cli(["eval", "captions", "--dataset", str(path), "--system", "baseline"])
     assert done.returncode == 2 and "missing column" in done.stderr
+
+
+@pytest.mark.slow
+def test_given_a_photo_when_captioned_with_the_baseline_system_then_a_description_comes_back(shared_dir: Path) -> None:
+    row = hm_test_rows(shared_dir / "data" / "hm-catalog")[0]
+    done = _cli(["caption", "--system", "baseline", "--json", row["image"]])
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["system"] == "baseline" and len(result["caption"].split()) >= 4

@@ -57,5 +57,5 @@ def test_given_a_csv_without_an_image_column_then_the_error_names_it(tmp_path: P
 def test_given_a_missing_image_then_the_error_names_the_file(tmp_path: Path) -> None:
     path = tmp_path / "bad.csv"
     path.write_text("id,image,category\n1,nowhere.jpg,Dress\n")
-    with pytest.raises(DatasetError, match="nowhere.jpg"):
+    with pytest.raises(DatasetError, match=r"nowhere\.jpg"):
         read_dataset(path)

@@ -7,6 +7,7 @@ only train-split products are read here, so no test product is ever trained on.
 from __future__ import annotations
 
 import csv
+import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,16 +29,19 @@ class Pair:
 
 
 def train_pairs(catalog: Path, limit: int | None = None) -> list[Pair]:
+    """One article per train-split product (colour variants share the description), in a stable hash order."""
     from workers.vision.catalog import split_of
 
-    pairs = []
+    by_product: dict[str, Pair] = {}
     with (catalog / "articles.csv").open(newline="", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             article = row["article_id"].zfill(10)
             image = catalog / "images" / article[:3] / f"{article}.jpg"
             if split_of(row["product_code"]) == "train" and row["detail_desc"].strip() and image.is_file():
-                pairs.append(Pair(article, image, row["detail_desc"].strip()))
-    pairs.sort(key=lambda p: p.article)
+                pair = Pair(article, image, row["detail_desc"].strip())
+                if row["product_code"] not in by_product or article < by_product[row["product_code"]].article:
+                    by_product[row["product_code"]] = pair
+    pairs = sorted(by_product.values(), key=lambda p: hashlib.sha1(p.article.encode()).hexdigest())
     return pairs[:limit] if limit else pairs
 
 

@@ -3,7 +3,7 @@
     nice -n 10 python -m training.baseline_captioner.train ../shared/data/hm-catalog --out models/baseline \
         --minutes 15
 
-Steps: export + int8-quantise the encoder, extract features of the train-split images with it (cached under
+Steps: export the encoder, extract features of the train-split images with it (cached under
 training/runs/baseline), train the decoder with teacher forcing (Adam, cross-entropy, a validation fold of train
 products for the best epoch, a wall-clock bound), export one decoder step to ONNX, write vocab.json and
 training.json. Never reads test-split products.
@@ -132,7 +132,6 @@ def main(argv: list[str] | None = None) -> None:
     RUNS.mkdir(parents=True, exist_ok=True)
     started = time.monotonic()
     encoder = export_encoder(args.out / "encoder.onnx")
-    (args.out / "encoder-float.onnx").replace(RUNS / "encoder-float.onnx")
     pairs = data.train_pairs(args.catalog, args.limit)
     cache = RUNS / f"features-{len(pairs)}-{hashlib.sha256(encoder.read_bytes()).hexdigest()[:12]}.npy"
     if cache.is_file():
