@@ -111,12 +111,26 @@ def _text_table(results: dict[tuple[str, str], dict[str, Any]], domain: str) -> 
     return lines
 
 
+def _writer_lines(results: dict[tuple[str, str], dict[str, Any]], domain: str) -> list[str]:
+    """LLM-written and fallback-written captions reported apart, for rows where both published."""
+    lines = []
+    for (row, dom), result in results.items():
+        if dom != domain or len(result["by_writer"]) < 2:
+            continue
+        for writer, m in result["by_writer"].items():
+            lines.append(f"- {ROW_NAMES[row]}, written by **{writer}** (n={m['items']}): truth recall "
+                         f"{_ci(m['truth_recall'])}, contradiction rate {_ci(m['contradiction_rate'])}, "
+                         f"evidence coverage {_ci(m['evidence_coverage'])}, open claims / item "
+                         f"{_ci(m['open_claims_per_item'], 3)}")
+    return [*lines, ""] if lines else []
+
+
 def markdown(results: dict[tuple[str, str], dict[str, Any]]) -> str:
     lines: list[str] = []
     for domain, title in DOMAINS.items():
         if not any(dom == domain for _, dom in results):
             continue
-        lines += [f"### {title}", "", *_truth_table(results, domain), ""]
+        lines += [f"### {title}", "", *_truth_table(results, domain), "", *_writer_lines(results, domain)]
         if domain == "hm":
             lines += [*_text_table(results, domain), ""]
         else:

@@ -98,3 +98,28 @@ def test_given_a_photo_when_captioned_with_the_baseline_system_then_a_descriptio
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["system"] == "baseline" and len(result["caption"].split()) >= 4
+
+
+def test_given_results_then_the_markdown_table_and_both_plots_are_written(tmp_path: Path) -> None:
+    from PIL import Image
+
+    from pixels2posts.evaluation.captions import jsonable
+    from pixels2posts.evaluation.table import markdown, plot_all
+
+    items = _items(tmp_path)
+    for item in items:
+        Image.new("RGB", (64, 96), (20, 30, 80)).save(item.image, "JPEG")
+    system = HandWritten({"navy.jpg": "A navy wool blazer for men.", "red.jpg": "A red blazer for women.",
+                          "plain.jpg": "A lovely piece."})
+    summary = report(run(items, system))
+    records = run(items, system)
+    result = jsonable({"metrics": summary["all"], "by_writer": summary["by_writer"], "items": 3,
+                       "llm_share": summary["llm_share"], "seconds_per_item": summary["seconds_per_item"],
+                       "meteor_variant": summary["meteor_variant"], "records": records})
+    results = {("baseline", "hm"): result, ("local-llm", "hm"): result}
+    text = markdown(results)
+    assert "end-to-end baseline" in text and "embedded LLM" in text and "written by **llm**" in text
+    assert "0.42 [" in text  # truth recall (1 + 0.25 + 0) / 3
+    paths = plot_all(results, tmp_path / "plots")
+    assert [p.name for p in paths] == ["attributes.png", "gallery.png"]
+    assert all(p.stat().st_size > 10_000 for p in paths)
