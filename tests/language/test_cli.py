@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from pixels2posts.cli import caption as caption_cli
+from pixels2posts.evaluation.language_only import hm_packs, split_of
 from shared.errors import NotAvailableYetError
 from shared.schemas import CaptionResult, EvidencePack
 from shared.settings import Settings
-from pixels2posts.evaluation.language_only import hm_packs, split_of
 
 from .fake_openai import FakeOpenAI, answer
 
