@@ -178,17 +178,22 @@ def plot_attributes(results: dict[tuple[str, str], dict[str, Any]], path: Path) 
     return path
 
 
+# the gallery is committed: only CC0 photos (clothing-photos) may be redistributed, never H&M's product shots
+GALLERY_DOMAINS: tuple[str, ...] = ("clothing",)
+
+
 def _gallery_picks(results: dict[tuple[str, str], dict[str, Any]], count: int) -> list[tuple[dict[str, Any], str]]:
-    """Evenly spaced items of the best LLM row of each domain, with the baseline's caption of the same item."""
+    """Evenly spaced items of the best LLM row of each gallery domain, with the baseline's caption of the same item."""
     picks = []
-    for domain in DOMAINS:
+    for domain in GALLERY_DOMAINS:
         row = next((r for r in ("endpoint", "local-llm", "deterministic") if (r, domain) in results), None)
         if row is None:
             continue
         records = results[(row, domain)]["records"]
         baseline = {r["id"]: r["caption"] for r in results.get(("baseline", domain), {"records": []})["records"]}
-        step = max(1, len(records) // (count // 2))
-        picks += [(r, baseline.get(r["id"], "")) for r in records[::step][: count // 2]]
+        share = max(1, count // len(GALLERY_DOMAINS))
+        step = max(1, len(records) // share)
+        picks += [(r, baseline.get(r["id"], "")) for r in records[::step][:share]]
     return picks
 
 
@@ -219,6 +224,6 @@ def plot_gallery(results: dict[tuple[str, str], dict[str, Any]], path: Path, cou
                 f"truth: {truth}\ncontradicted: {', '.join(wrong) or 'none'}")
         axis.set_title("\n".join(textwrap.fill(line, 52) for line in text.split("\n")), fontsize=6.5, loc="left")
     figure.tight_layout()
-    figure.savefig(path, dpi=100)
+    figure.savefig(path, dpi=72)
     plt.close(figure)
     return path

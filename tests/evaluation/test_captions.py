@@ -116,7 +116,7 @@ def test_given_results_then_the_markdown_table_and_both_plots_are_written(tmp_pa
     result = jsonable({"metrics": summary["all"], "by_writer": summary["by_writer"], "items": 3,
                        "llm_share": summary["llm_share"], "seconds_per_item": summary["seconds_per_item"],
                        "meteor_variant": summary["meteor_variant"], "records": records})
-    results = {("baseline", "hm"): result, ("local-llm", "hm"): result}
+    results = {("baseline", "clothing"): result, ("local-llm", "clothing"): result}
     text = markdown(results)
     assert "end-to-end baseline" in text and "embedded LLM" in text and "written by **llm**" in text
     assert "0.42 [" in text  # truth recall (1 + 0.25 + 0) / 3
