@@ -204,9 +204,9 @@ def plot_gallery(results: dict[tuple[str, str], dict[str, Any]], path: Path, cou
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from pixels2posts.evaluation.draw import draw_evidence
     from shared.images import load_image
     from shared.schemas import EvidencePack
-    from workers.vision.draw import draw_evidence
 
     picks = _gallery_picks(results, count)
     columns = 4
