@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from pixels2posts.evaluation.language_only import hm_packs
 from shared.settings import REPO_ROOT, Settings, get_settings
-from workers.language.evaluation import hm_packs
 from workers.language.local_llm import local_llm_available, running_local_llm
 from workers.language.pipeline import CaptionWriter
 

@@ -13,6 +13,8 @@ need_apt=()
 "$PYTHON" -c 'import ensurepip, venv' 2>/dev/null || need_apt+=(python3-venv python3-dev)
 command -v gcc >/dev/null || need_apt+=(build-essential)
 command -v cmake >/dev/null || need_apt+=(cmake)
+# WordNet 3.0 for METEOR's synonym stage (pixels2posts/evaluation/lexical.py); nltk cannot download it offline
+[[ ",$EXTRAS," != *",dev,"* || -f /usr/share/wordnet/data.noun ]] || need_apt+=(wordnet-base)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
     echo "setup: installing ${need_apt[*]} with apt-get"

@@ -53,10 +53,3 @@ class ModelNotAvailableError(P2PError):
 class LLMUnavailableError(P2PError):
     code = "llm_unavailable"
     http_status = 503
-
-
-class NotAvailableYetError(P2PError):
-    """A command whose stage has not landed yet."""
-
-    code = "not_available_yet"
-    http_status = 501

@@ -147,13 +147,20 @@ def _print_text(source: str, result: CaptionResult) -> None:
               help="auto: the configured endpoint, else the embedded LLM, else templates (said on stderr).")
 @click.option("--local-llm", is_flag=True, help="Same as --llm local: start the embedded LLM for this command.")
 @click.option("--json", "as_json", is_flag=True, help="Print CaptionResult JSON (one object, or a list).")
+@click.option("--system", type=click.Choice(["rag", "baseline"]), default="rag", show_default=True,
+              help="baseline: the end-to-end image-to-text captioner (models/baseline), for comparison only.")
 def caption(images: tuple[Path, ...], evidence_files: tuple[Path, ...], sku: str | None, title: str | None,
             brand: str | None, tone: str | None, language: str, max_hashtags: int | None,
             brand_hashtags: tuple[str, ...], claims: tuple[str, ...], banned_words: tuple[str, ...],
-            llm_mode: str, local_llm: bool, as_json: bool) -> None:
+            llm_mode: str, local_llm: bool, as_json: bool, system: str) -> None:
     """Write a grounded caption and hashtags for each photo (or evidence pack)."""
     if not images and not evidence_files:
         raise click.UsageError("give at least one IMAGE or --evidence PACK.json")
+    if system == "baseline":
+        from pixels2posts.evaluation.baseline import echo_captions
+
+        echo_captions(images, as_json)
+        return
     from pydantic import ValidationError
 
     from workers.language.pipeline import CaptionWriter

@@ -1,3 +1,4 @@
-"""Offline evaluation: detector metrics, caption metrics against catalogue truth, drawings.
+"""Offline evaluation: detector metrics, caption metrics against catalogue truth, the baseline captioner, the
+table and plots, drawings.
 
 Never imported by workers."""

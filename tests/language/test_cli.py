@@ -8,9 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from pixels2posts.evaluation.language_only import hm_packs, split_of
 from shared.ports import free_port
 from shared.schemas import CaptionResult, EvidencePack
-from workers.language.evaluation import hm_packs, split_of
 
 from .fake_openai import FakeOpenAI, answer
 
