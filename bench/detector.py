@@ -35,7 +35,7 @@ def bench(model: Path | None, blobs: list[bytes], batches: list[int], repeats: i
     """
     cases: dict[int, tuple[Callable[[], object], Callable[[], object]]] = {}
     for batch in batches:
-        detector = GarmentDetector(model, get_settings().model_copy(update={"batch_size": batch}))
+        detector = GarmentDetector(model, get_settings().model_copy(update={"detector_batch_size": batch}))
         images = [decode_image(b, min_side=detector.input_size) for b in blobs]
         tensors = [detector.prepare(images[i : i + batch]).tensor for i in range(0, len(images), batch)]
 

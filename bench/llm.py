@@ -1,59 +1,107 @@
-"""Latency per caption with the embedded LLM (llama-cpp-python + Gemma 3 270M Q4_K_M) on this machine's CPU.
+"""The embedded LLM (llama-cpp-python + the bundled GGUF) on this machine's CPU: captions per minute by slot layout,
+the language worker's own overhead, and per-call latency.
 
-    python bench/llm.py [--items 8] [--endpoint URL]
+    python bench/llm.py [--items 16] [--concurrency 8] [--slots 2,4] [--repeats 1] [--endpoint URL]
 
-Per LLM call: prompt tokens, output tokens, seconds, tokens/s; per caption: attempts, total seconds and which path
-published it (LLM or deterministic fallback). Without --endpoint the embedded server is started for the run.
+Throughput: `--items` captions written by `--concurrency` threads at once (as a language worker's threads pool
+does, one CaptionWriter each), against
+  today      the previous embedded server: one llama-cpp-python server, its default threads (cores / 2 for
+             generation), started with the exact argv the project used before P2P_LLM_PARALLEL_SLOTS;
+  N slots    `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router).
+All servers run at once; rounds interleave them so load from other processes hits them alike; ratios are to
+`today` from the same run. Overhead: caption wall time not spent inside an LLM call (prompt, parsing, grounding
+checks), relative to the LLM calls. With --endpoint only the per-call table runs, against that URL.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 from pixels2posts.evaluation.language_only import hm_packs
+from shared.ports import free_port
+from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, Settings, get_settings
-from workers.language.local_llm import local_llm_available, running_local_llm
+from workers.language.local_llm import _wait_ready, gguf_path, local_llm_available, running_local_llm
 from workers.language.pipeline import CaptionWriter
 
 CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog" / "articles.csv"
 
 
 @contextmanager
-def endpoint(url: str | None) -> Iterator[Settings]:
-    settings = get_settings()
-    if url:
-        yield settings.model_copy(update={"llm_base_url": url})
-        return
-    if not local_llm_available():
-        sys.exit("the embedded LLM is not installed: pip install 'pixels2posts[llm]'")
-    with running_local_llm(settings) as local:
+def previous_server(settings: Settings) -> Iterator[Settings]:
+    """The embedded server as started before parallel slots: no thread flags, n_ctx 2048."""
+    port = free_port()
+    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(settings)),
+            "--model_alias", settings.llm_model, "--host", "127.0.0.1", "--port", str(port),
+            "--n_ctx", "2048", "--verbose", "False"]
+    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_ready(local.llm_base_url, process, 120)
         yield local
+    finally:
+        process.terminate()
+        process.wait(30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--items", type=int, default=8)
-    parser.add_argument("--endpoint", help="an OpenAI-compatible base URL instead of the embedded server")
-    parser.add_argument("--catalog", type=Path, default=CATALOG)
-    args = parser.parse_args()
-    packs = hm_packs(args.catalog, args.items)
-    with endpoint(args.endpoint) as settings:
+def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: int) -> tuple[float, float, float]:
+    """(wall seconds, summed caption seconds, summed LLM-call seconds) for all packs, `concurrency` at once."""
+    def one(pack: EvidencePack) -> tuple[float, float]:
         writer = CaptionWriter(settings)
-        writer.write(packs[0][1])  # warm-up: loads the model pages, fills the prompt cache
-        calls, captions = [], []
-        for item, pack in packs:
-            started = time.perf_counter()
-            result = writer.write(pack)
-            seconds = time.perf_counter() - started
-            calls += writer.last_replies
-            captions.append((item, result.provenance.attempts, result.provenance.fallback, seconds))
-    print(f"# model {settings.llm_model} at {settings.llm_base_url}; {len(packs)} captions, {len(calls)} LLM calls\n")
+        started = time.perf_counter()
+        writer.write(pack)
+        return time.perf_counter() - started, sum(r.seconds for r in writer.last_replies)
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        timings = list(pool.map(one, packs))
+    return time.perf_counter() - started, sum(t for t, _ in timings), sum(s for _, s in timings)
+
+
+def throughput(packs: Sequence[EvidencePack], slot_counts: Sequence[int], concurrency: int, repeats: int) -> None:
+    base = get_settings()
+    with ExitStack() as stack:
+        configs = {"today (1 server, default threads)": stack.enter_context(previous_server(base))}
+        for slots in slot_counts:
+            configs[f"{slots} slots"] = stack.enter_context(
+                running_local_llm(base.model_copy(update={"llm_parallel_slots": slots})))
+        for settings in configs.values():  # warm-up: model pages, the prompt prefix in every slot
+            write_all(settings, packs[: 2 * max(slot_counts)], concurrency)
+        best: dict[str, tuple[float, float, float]] = {}
+        for _ in range(repeats):
+            for name, settings in configs.items():
+                result = write_all(settings, packs, concurrency)
+                if name not in best or result[0] < best[name][0]:
+                    best[name] = result
+    baseline = best[next(iter(configs))][0]
+    print("| layout | captions | concurrency | seconds | captions / min | vs today | worker overhead / LLM time |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, (wall, caption_s, llm_s) in best.items():
+        print(f"| {name} | {len(packs)} | {concurrency} | {wall:.1f} | {60 * len(packs) / wall:.1f} "
+              f"| {baseline / wall:.2f}x | {(caption_s - llm_s) / llm_s:.3f} |")
+
+
+def latency(settings: Settings, packs: Sequence[tuple[str, EvidencePack]]) -> None:
+    writer = CaptionWriter(settings)
+    writer.write(packs[0][1])  # warm-up: loads the model pages, fills the prompt cache
+    calls, captions = [], []
+    for item, pack in packs:
+        started = time.perf_counter()
+        result = writer.write(pack)
+        seconds = time.perf_counter() - started
+        calls += writer.last_replies
+        captions.append((item, result.provenance.attempts, result.provenance.fallback, seconds))
+    print(f"\n# one caption at a time: {settings.llm_model} at {settings.llm_base_url}; {len(packs)} captions, "
+          f"{len(calls)} LLM calls\n")
     print("| LLM call | prompt tokens | output tokens | seconds | output tokens/s |")
     print("|---|---:|---:|---:|---:|")
     for index, reply in enumerate(calls, 1):
@@ -67,9 +115,32 @@ def main() -> None:
     print("|---|---:|---|---:|")
     for item, attempts, fallback, seconds in captions:
         print(f"| {item} | {attempts} | {'deterministic' if fallback else 'llm'} | {seconds:.2f} |")
-    total = [seconds for *_, seconds in captions]
-    print(f"| **median** | | | {statistics.median(total):.2f} |")
+    print(f"| **median** | | | {statistics.median(s for *_, s in captions):.2f} |")
     print(f"\nwriter stats: {writer.stats.as_dict()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=16)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--slots", default="2,4", help="slot counts compared with today's single server")
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--latency-items", type=int, default=4)
+    parser.add_argument("--endpoint", help="an OpenAI-compatible base URL instead of the embedded server")
+    parser.add_argument("--catalog", type=Path, default=CATALOG)
+    args = parser.parse_args()
+    packs = hm_packs(args.catalog, max(args.items, args.latency_items))
+    if args.endpoint:
+        latency(get_settings().model_copy(update={"llm_base_url": args.endpoint}), packs[: args.latency_items])
+        return
+    if not local_llm_available():
+        sys.exit("the embedded LLM is not installed: pip install 'pixels2posts[llm]'")
+    print(f"# model {get_settings().llm_model}, {os.cpu_count()} CPUs, load average "
+          f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
+    throughput([pack for _, pack in packs[: args.items]], [int(s) for s in args.slots.split(",")],
+               args.concurrency, args.repeats)
+    with running_local_llm(get_settings()) as settings:
+        latency(settings, packs[: args.latency_items])
 
 
 if __name__ == "__main__":

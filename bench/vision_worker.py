@@ -1,9 +1,10 @@
-"""Images/s through a real vision worker process, batched across jobs vs unbatched.
+"""Images/s through real vision worker processes vs the same pipeline in-process, batched vs unbatched, 1 vs 2 workers.
 
-Starts a private Redis and, per configuration, one `pixels2posts worker vision` process (threads pool, the
-same command as production); enqueues N jobs straight onto the vision queue (the API is not what is measured)
-and times until the worker has finished all of them (its own Prometheus counters). Prints one table with
-the ratio to the unbatched run.
+Starts a private Redis and, per configuration, `pixels2posts worker vision` processes (threads pool, the same
+command as production); enqueues N jobs straight onto the vision queue (the API is not what is measured) and
+times until the workers have finished all of them (their own Prometheus counters). `in-process` runs the same
+decode + MicroBatcher + pipeline in this process, without Celery and Redis: the worker's queue overhead is the
+gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table.
 
     python bench/vision_worker.py --images ../shared/data/colorful-fashion/test/images --jobs 128
     python bench/vision_worker.py --stage-class tests.system.stand_in_vision:MeanColourPipeline  # no models
@@ -28,7 +29,7 @@ from pixels2posts.services import start_redis, stop_redis
 from shared.blobs import BlobStore
 from shared.celery_config import VISION_TASK, create_app
 from shared.ports import free_port
-from shared.settings import Settings
+from shared.settings import Settings, get_settings
 from shared.store import JobStore, NewJob, migrate
 
 REPO = Path(__file__).resolve().parent.parent
@@ -53,24 +54,28 @@ def metric_sum(text: str, name: str) -> float:
 
 
 def run_config(label: str, batch_size: int, wait_ms: int, concurrency: int, images: list[bytes],
-               redis_url: str, work: Path, stage_class: str | None) -> dict[str, float | str | int]:
+               redis_url: str, work: Path, stage_class: str | None, workers: int = 1,
+               extra_env: dict[str, str] | None = None) -> dict[str, float | str | int]:
     db = f"sqlite:///{work / f'{label}.db'}"
     migrate(db)
-    metrics_port = free_port()
+    metrics_ports = [free_port() for _ in range(workers)]
     env = {**os.environ, "P2P_BROKER_URL": redis_url, "P2P_DATABASE_URL": db,
            "P2P_BLOB_DIR": str(work / "blobs"), "P2P_BATCH_SIZE": str(batch_size),
-           "P2P_BATCH_WAIT_MS": str(wait_ms)}
+           "P2P_BATCH_WAIT_MS": str(wait_ms), **(extra_env or {})}
     settings = Settings(broker_url=redis_url, database_url=db, blob_dir=work / "blobs")
-    argv = [sys.executable, "-m", "pixels2posts", "worker", "vision", "-c", str(concurrency),
-            "--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1", "-n", f"bench-{label}@%h",
-            "--loglevel", "WARNING"]
-    if stage_class:
-        argv += ["--stage-class", stage_class]
     app = create_app(settings)
-    with (work / f"{label}.log").open("wb") as log:
-        worker = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO)
+    processes = []
+    for n, metrics_port in enumerate(metrics_ports):
+        argv = [sys.executable, "-m", "pixels2posts", "worker", "vision", "-c", str(concurrency),
+                "--metrics-port", str(metrics_port), "--metrics-host", "127.0.0.1", "-n", f"bench-{label}-{n}@%h",
+                "--loglevel", "WARNING"]
+        if stage_class:
+            argv += ["--stage-class", stage_class]
+        with (work / f"{label}-{n}.log").open("wb") as log:
+            processes.append(subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=REPO))
     try:
-        _wait_ready(app, f"bench-{label}@", worker, work / f"{label}.log")
+        for n, worker in enumerate(processes):
+            _wait_ready(app, f"bench-{label}-{n}@", worker, work / f"{label}-{n}.log")
         store, blobs = JobStore(db), BlobStore(work / "blobs")
         jobs = []
         for index, data in enumerate(images):
@@ -80,22 +85,51 @@ def run_config(label: str, batch_size: int, wait_ms: int, concurrency: int, imag
         started = time.perf_counter()
         for job in jobs:
             app.send_task(VISION_TASK, args=[job.id, job.image_ref, {}, time.time()], task_id=f"{job.id}.vision")
-        url = f"http://127.0.0.1:{metrics_port}/metrics"
+        urls = [f"http://127.0.0.1:{port}/metrics" for port in metrics_ports]
         while True:
-            text = httpx.get(url).text
+            text = "\n".join(httpx.get(url).text for url in urls)
             if metric_sum(text, "p2p_jobs_total") >= len(jobs):
                 break
             time.sleep(0.05)
         seconds = time.perf_counter() - started
         batches = metric_sum(text, "p2p_vision_batch_size_count")
-        return {"config": label, "batch": batch_size, "wait_ms": wait_ms, "threads": concurrency,
-                "images": len(jobs), "seconds": seconds, "img_s": len(jobs) / seconds,
+        return {"config": label, "workers": workers, "batch": batch_size, "wait_ms": wait_ms,
+                "threads": concurrency, "images": len(jobs), "seconds": seconds, "img_s": len(jobs) / seconds,
                 "mean_batch": metric_sum(text, "p2p_vision_batch_size_sum") / max(batches, 1),
                 "failed": int(_failed(text))}
     finally:
-        worker.terminate()
-        worker.wait(60)
+        for worker in processes:
+            worker.terminate()
+        for worker in processes:
+            worker.wait(60)
         app.control.purge()
+
+
+def in_process(label: str, batch_size: int, wait_ms: int, images: list[bytes], stage_class: str | None,
+               extra_env: dict[str, str]) -> dict[str, float | str | int]:
+    """The same batches without Celery/Redis: decode + the MicroBatcher over the pipeline, in this process."""
+    from shared.images import decode_image
+    from workers.batching import MicroBatcher
+    from workers.runtime import import_stage_class
+
+    update = {"batch_size": batch_size, "batch_wait_ms": wait_ms,
+              **{k.removeprefix("P2P_").lower(): int(v) for k, v in extra_env.items()}}
+    settings = get_settings().model_copy(update=update)
+    pipeline = import_stage_class(stage_class or "workers.vision.pipeline:VisionPipeline")(settings)
+    side = getattr(pipeline, "min_side", None)
+    sizes: list[int] = []
+    pipeline.evidence_batch([decode_image(images[0], min_side=side)])  # warm-up: sessions load
+    batcher = MicroBatcher(pipeline.evidence_batch, max_size=batch_size, max_wait_s=wait_ms / 1000,
+                           runners=settings.vision_batch_workers, on_batch=lambda size, _s: sizes.append(size))
+    started = time.perf_counter()
+    futures = [batcher.submit(decode_image(data, min_side=side)) for data in images]
+    for future in futures:
+        future.result(timeout=600)
+    seconds = time.perf_counter() - started
+    batcher.close()
+    return {"config": label, "workers": 0, "batch": batch_size, "wait_ms": wait_ms, "threads": 0,
+            "images": len(images), "seconds": seconds, "img_s": len(images) / seconds,
+            "mean_batch": sum(sizes) / max(len(sizes), 1), "failed": 0}
 
 
 def _failed(text: str) -> float:
@@ -121,27 +155,45 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--wait-ms", type=int, default=50)
     parser.add_argument("--stage-class", default=None, help="module:Class instead of the real VisionPipeline")
+    parser.add_argument("--configs", default="in-process,unbatched,batched,two-workers")
     args = parser.parse_args()
     images = photos(args.images, args.jobs)
+    defaults = get_settings()
+    # the worker's layout from the settings; two workers split the cores between them
+    one = {"P2P_VISION_BATCH_WORKERS": str(defaults.vision_batch_workers),
+           "P2P_ORT_INTRA_THREADS": str(defaults.ort_intra_threads)}
+    half = {"P2P_VISION_BATCH_WORKERS": "1", "P2P_ORT_INTRA_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
+    threads = defaults.vision_concurrency
+    print(f"# {len(images)} jobs, batch {args.batch_size}, wait {args.wait_ms} ms; worker layout {one}; "
+          f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     with tempfile.TemporaryDirectory(prefix="p2p-bench-") as tmp:
         work = Path(tmp)
         port = free_port()
         redis = start_redis(port, work / "redis")
+        runs = {
+            "in-process": lambda: in_process("in-process", args.batch_size, args.wait_ms, images, args.stage_class,
+                                             one),
+            "unbatched": lambda: run_config("unbatched", 1, 0, 1, images, redis.url, work, args.stage_class,
+                                            extra_env={**one, "P2P_VISION_BATCH_WORKERS": "1"}),
+            "batched": lambda: run_config("batched", args.batch_size, args.wait_ms, threads, images, redis.url,
+                                          work, args.stage_class, extra_env=one),
+            "two-workers": lambda: run_config("two-workers", args.batch_size, args.wait_ms, threads, images,
+                                              redis.url, work, args.stage_class, workers=2, extra_env=half),
+        }
         try:
-            rows = [
-                run_config("unbatched", 1, 0, 1, images, redis.url, work, args.stage_class),
-                run_config("batched", args.batch_size, args.wait_ms, 2 * args.batch_size, images, redis.url,
-                           work, args.stage_class),
-            ]
+            rows = [runs[name]() for name in args.configs.split(",")]
         finally:
             stop_redis(port, work / "redis")
-    base = float(rows[0]["img_s"])
-    print(f"{'config':<10} {'batch':>5} {'wait_ms':>7} {'threads':>7} {'images':>6} {'seconds':>8} "
-          f"{'img/s':>7} {'mean batch':>10} {'failed':>6} {'ratio':>6}")
+    reference = {str(row["config"]): float(row["img_s"]) for row in rows}
+    print("| config | workers | batch | wait ms | threads | images | seconds | img/s | mean batch | failed "
+          "| vs unbatched | vs in-process |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
-        print(f"{row['config']:<10} {row['batch']:>5} {row['wait_ms']:>7} {row['threads']:>7} {row['images']:>6} "
-              f"{float(row['seconds']):>8.2f} {float(row['img_s']):>7.1f} {float(row['mean_batch']):>10.2f} "
-              f"{row['failed']:>6} {float(row['img_s']) / base:>6.2f}")
+        img_s = float(row["img_s"])
+        versus = [f"{img_s / reference[name]:.2f}" if name in reference else "" for name in ("unbatched", "in-process")]
+        print(f"| {row['config']} | {row['workers']} | {row['batch']} | {row['wait_ms']} | {row['threads']} "
+              f"| {row['images']} | {float(row['seconds']):.2f} | {img_s:.1f} | {float(row['mean_batch']):.2f} "
+              f"| {row['failed']} | {versus[0]} | {versus[1]} |")
 
 
 if __name__ == "__main__":

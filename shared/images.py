@@ -7,14 +7,34 @@ import io
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from shared.errors import ImageTooLargeError, InvalidImageError
-from shared.settings import get_settings
+
+if TYPE_CHECKING:
+    from shared.settings import Settings
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+
+
+@dataclass(frozen=True)
+class ImageLimits:
+    """What a caller accepts; passed in (from the caller's own settings), never read from globals here.
+
+    The defaults are those of `Settings.max_image_bytes` / `max_image_pixels`."""
+
+    max_bytes: int = 20 * 1024 * 1024
+    max_pixels: int = 50_000_000
+
+    @classmethod
+    def of(cls, settings: Settings) -> ImageLimits:
+        return cls(max_bytes=settings.max_image_bytes, max_pixels=settings.max_image_pixels)
+
+
+DEFAULT_LIMITS = ImageLimits()
 
 
 @dataclass(frozen=True)
@@ -35,11 +55,10 @@ def sha256_hex(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-def decode_image(data: bytes, *, min_side: int | None = None) -> DecodedImage:
+def decode_image(data: bytes, *, min_side: int | None = None, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
     """Decode JPEG/PNG/WebP bytes to RGB. `min_side`: a JPEG may be decoded at reduced size down to this."""
-    settings = get_settings()
-    if len(data) > settings.max_image_bytes:
-        raise ImageTooLargeError(f"image is {len(data)} bytes, over the {settings.max_image_bytes} byte limit")
+    if len(data) > limits.max_bytes:
+        raise ImageTooLargeError(f"image is {len(data)} bytes, over the {limits.max_bytes} byte limit")
     if not data:
         raise InvalidImageError("image is empty")
     try:
@@ -49,9 +68,9 @@ def decode_image(data: bytes, *, min_side: int | None = None) -> DecodedImage:
             if image.format not in ALLOWED_FORMATS:
                 raise InvalidImageError(f"unsupported image format {image.format}; send JPEG, PNG or WebP")
             width, height = _oriented_size(image)
-            if width * height > settings.max_image_pixels:
+            if width * height > limits.max_pixels:
                 raise ImageTooLargeError(
-                    f"image is {width}x{height} pixels, over the {settings.max_image_pixels} pixel limit"
+                    f"image is {width}x{height} pixels, over the {limits.max_pixels} pixel limit"
                 )
             if min_side and image.format == "JPEG":
                 image.draft("RGB", _draft_size(image.size, min_side))
@@ -67,15 +86,15 @@ def decode_image(data: bytes, *, min_side: int | None = None) -> DecodedImage:
     return DecodedImage(np.asarray(rgb), sha256_hex(data), width, height, scale)
 
 
-def load_image(path: str | Path, *, min_side: int | None = None) -> DecodedImage:
+def load_image(path: str | Path, *, min_side: int | None = None, limits: ImageLimits = DEFAULT_LIMITS) -> DecodedImage:
     path = Path(path)
     try:
         size = path.stat().st_size
     except OSError as exc:
         raise InvalidImageError(f"cannot read {path}: {exc.strerror}") from exc
-    if size > get_settings().max_image_bytes:
-        raise ImageTooLargeError(f"{path} is {size} bytes, over the {get_settings().max_image_bytes} byte limit")
-    return decode_image(path.read_bytes(), min_side=min_side)
+    if size > limits.max_bytes:
+        raise ImageTooLargeError(f"{path} is {size} bytes, over the {limits.max_bytes} byte limit")
+    return decode_image(path.read_bytes(), min_side=min_side, limits=limits)
 
 
 def _oriented_size(image: Image.Image) -> tuple[int, int]:

@@ -45,6 +45,14 @@ class Settings(BaseSettings):
     language_queue: str = Field(LANGUAGE_QUEUE, description="Celery queue of the language stage.")
     batch_size: int = Field(8, ge=1, le=256, description="Most images one vision batch runs together.")
     batch_wait_ms: int = Field(50, ge=0, le=10_000, description="How long a vision batch waits to fill.")
+    vision_concurrency: int = Field(
+        16, ge=1, le=512, description="Task threads per vision worker (jobs decoding or waiting for their batch)."
+    )
+    vision_batch_workers: int = Field(
+        1, ge=1, le=16, description="Vision batches one worker runs at once (CPU work overlaps the models)."
+    )
+    detector_batch_size: int = Field(8, ge=1, le=256, description="Most images per detector session call.")
+    clip_batch_size: int = Field(32, ge=1, le=1024, description="Most crops per CLIP image-tower session call.")
     visibility_timeout_s: int = Field(
         3600, ge=60, description="Redis visibility timeout; longer than the longest task plus batching wait."
     )
@@ -100,6 +108,11 @@ class Settings(BaseSettings):
     llm_temperature: float = Field(0.3, ge=0.0, le=2.0, description="Sampling temperature.")
     llm_rate_limit_per_s: float = Field(20.0, gt=0, description="Most LLM requests per second per worker.")
     llm_max_attempts: int = Field(3, ge=1, description="Generations tried before the deterministic writer.")
+    llm_parallel_slots: int = Field(
+        2, ge=1, le=64, description="Requests the embedded LLM runs at once (one llama-cpp-python server each)."
+    )
+    llm_threads: int = Field(0, ge=0, description="CPU threads per embedded LLM slot (0: the cores / slots).")
+    llm_slot_context_tokens: int = Field(2048, ge=256, description="Context (prompt + answer) of each LLM slot.")
     min_attribute_coverage: float = Field(0.95, ge=0.0, le=1.0, description="Coverage a caption must reach.")
     hashtags_min: int = Field(5, ge=1, description="Fewest hashtags in a result.")
     hashtags_max: int = Field(15, ge=1, description="Most hashtags in a result.")

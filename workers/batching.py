@@ -2,6 +2,11 @@
 `max_size` items (or waits `max_wait_s` after the first), runs the batch function once, and resolves
 each caller's future.
 
+With `runners` > 1, up to that many batches run at once (each on its own thread): while one batch is inside
+a model (ONNX Runtime releases the GIL), another does its numpy/Pillow work, so a CPU with several cores or
+a GPU with a CPU feeding it stays busy. A batch is gathered only when a runner is free, so batches still fill
+up while all runners are busy.
+
 If a batch raises, its items are run one by one so a bad item fails only its own caller."""
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Generic, TypeVar
 
@@ -39,9 +44,15 @@ class MicroBatcher(Generic[In, Out]):
         max_wait_s: float,
         on_batch: Callable[[int, float], None] | None = None,
         name: str = "micro-batcher",
+        runners: int = 1,
     ) -> None:
         if max_size < 1:
             raise ValueError("max_size must be >= 1")
+        if runners < 1:
+            raise ValueError("runners must be >= 1")
+        self.runners = runners
+        self._free = threading.Semaphore(runners)
+        self._pool = ThreadPoolExecutor(runners, thread_name_prefix=f"{name}-run")
         self._run_batch = run_batch
         self.max_size = max_size
         self.max_wait_s = max(0.0, max_wait_s)
@@ -66,14 +77,22 @@ class MicroBatcher(Generic[In, Out]):
 
     def _loop(self) -> None:
         while True:
+            self._free.acquire()  # gather only when a runner can take the batch
             first = self._queue.get()
             if first is None:
-                return
+                break
             batch = [first, *self._gather_more()]
             stop = batch[-1] is None
-            self._run([pending for pending in batch if pending is not None])
+            self._pool.submit(self._run_and_free, [pending for pending in batch if pending is not None])
             if stop:
-                return
+                break
+        self._pool.shutdown(wait=True)
+
+    def _run_and_free(self, batch: list[_Pending[In, Out]]) -> None:
+        try:
+            self._run(batch)
+        finally:
+            self._free.release()
 
     def _gather_more(self) -> list[_Pending[In, Out] | None]:
         gathered: list[_Pending[In, Out] | None] = []

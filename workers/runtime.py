@@ -43,6 +43,7 @@ class VisionStage:
             pipeline.evidence_batch,
             max_size=settings.batch_size,
             max_wait_s=settings.batch_wait_ms / 1000,
+            runners=settings.vision_batch_workers,
             on_batch=_record_batch,
             name="vision-batcher",
         )

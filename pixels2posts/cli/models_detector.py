@@ -91,7 +91,7 @@ def eval_detector(
 
     update: dict[str, object] = {"detector_conf": EVAL_CONF, "detector_iou": EVAL_IOU}
     if batch_size:
-        update["batch_size"] = batch_size
+        update["detector_batch_size"] = batch_size
     detector = GarmentDetector(model, get_settings().model_copy(update=update))
     try:
         folder = split_folder(data, split)

@@ -44,7 +44,7 @@ def _cli(*args: str) -> list[str]:
 @click.command()
 @click.argument("stage", type=click.Choice(["vision", "language"]))
 @click.option("--concurrency", "-c", type=int, default=None,
-              help="Threads (vision default: 2 x batch size; language: P2P_LANGUAGE_CONCURRENCY).")
+              help="Threads (default P2P_VISION_CONCURRENCY or P2P_LANGUAGE_CONCURRENCY).")
 @click.option("--metrics-port", type=int, default=None, help="Prometheus port (default P2P_METRICS_PORT).")
 @click.option("--metrics-host", default="0.0.0.0", show_default=True, help="Prometheus bind address.")
 @click.option("--hostname", "-n", default=None, help="Celery node name (default STAGE@%h).")
@@ -60,7 +60,7 @@ def worker(stage: str, concurrency: int | None, metrics_port: int | None, metric
     settings = get_settings()
     if stage == "vision":
         runtime.install(runtime.start_vision(settings, stage_class))
-        threads = concurrency or 2 * settings.batch_size
+        threads = concurrency or settings.vision_concurrency
         queue = settings.vision_queue
     else:
         runtime.install(runtime.start_language(settings, stage_class))

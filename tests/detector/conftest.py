@@ -23,7 +23,7 @@ def model_path() -> Path:
 
 @pytest.fixture()
 def cpu_settings() -> Settings:
-    return Settings(ort_providers="cpu", ort_intra_threads=2, batch_size=8)
+    return Settings(ort_providers="cpu", ort_intra_threads=2, detector_batch_size=8)
 
 
 def copy_subset(shared_dir: Path, out: Path, count: int) -> Path:

@@ -68,7 +68,7 @@ def test_given_photos_when_detected_then_garments_are_found_with_valid_boxes(
 def test_given_ten_images_and_batch_size_four_when_detect_batch_then_three_session_calls_match_one_by_one(
     photos: list[Path], model_path: Path
 ) -> None:
-    settings = Settings(ort_providers="cpu", batch_size=4)
+    settings = Settings(ort_providers="cpu", detector_batch_size=4)
     detector = GarmentDetector(model_path, settings)
     images = [street_size(p) for p in photos[:10]]  # one size: batching must not change the letterbox
     one_by_one = [detector.detect(image) for image in images]

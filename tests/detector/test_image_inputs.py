@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from shared.errors import InvalidImageError
-from shared.images import decode_image, load_image
+from shared.errors import ImageTooLargeError, InvalidImageError
+from shared.images import ImageLimits, decode_image, load_image
 from shared.settings import Settings
 from workers.vision.detector import GarmentDetector
 
@@ -79,3 +79,15 @@ def test_given_a_truncated_real_jpeg_when_decoded_then_invalid_image_error(photo
     data = encode(photo, "JPEG", quality=90)
     with pytest.raises(InvalidImageError):
         decode_image(data[: len(data) // 3])
+
+
+def test_given_the_callers_limits_when_decoding_then_they_apply_not_the_environments(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    data = encode(Image.new("RGB", (300, 200), (10, 120, 200)), "PNG")
+    monkeypatch.setenv("P2P_MAX_IMAGE_BYTES", "1024")  # a global limit that would refuse it: not consulted
+    assert decode_image(data, limits=ImageLimits(max_bytes=len(data), max_pixels=300 * 200)).width == 300
+    with pytest.raises(ImageTooLargeError, match="byte limit"):
+        decode_image(data, limits=ImageLimits(max_bytes=len(data) - 1))
+    with pytest.raises(ImageTooLargeError, match="300x200 pixels"):
+        decode_image(data, limits=ImageLimits.of(Settings(max_image_pixels=300 * 200 - 1)))

@@ -62,3 +62,13 @@ def test_given_a_box_on_the_canvas_when_mapped_back_then_it_lands_on_the_origina
     np.testing.assert_allclose(to_image_boxes(canvas_box, placement)[0], [50, 100, 150, 200], atol=1.5)
     assert batch.shape == (1, 640, 448, 3)
     assert batch[0, 0, 0, 0] == 114 or placement.left == 0
+
+
+def test_given_channels_first_when_letterboxed_then_the_canvas_is_the_transposed_one() -> None:
+    rng = np.random.default_rng(0)
+    images = [rng.integers(0, 255, (600, 400, 3), dtype=np.uint8), rng.integers(0, 255, (300, 500, 3), dtype=np.uint8)]
+    hwc, placements = letterbox_batch(images, 640)
+    chw, placements_chw = letterbox_batch(images, 640, channels_first=True)
+    assert chw.shape == (2, 3, 640, 640)
+    np.testing.assert_array_equal(chw, hwc.transpose(0, 3, 1, 2))
+    assert placements == placements_chw

@@ -65,7 +65,7 @@ def test_given_a_test_subset_when_evaluated_then_our_map_is_within_0_02_of_ultra
         conf=EVAL_CONF,
         iou=EVAL_IOU,
     )
-    settings = Settings(ort_providers="cpu", detector_conf=EVAL_CONF, detector_iou=EVAL_IOU, batch_size=8)
+    settings = Settings(ort_providers="cpu", detector_conf=EVAL_CONF, detector_iou=EVAL_IOU, detector_batch_size=8)
     ours = evaluate_folder(GarmentDetector(model_path, settings), test_subset)
     assert ours.images == 48
     assert abs(ours.map50 - reference.box.map50) < 0.02, (ours.map50, reference.box.map50)

@@ -66,3 +66,38 @@ def test_given_a_batch_function_returning_too_few_results_then_callers_get_an_er
     batcher.close()
     with pytest.raises(BatcherClosedError):
         batcher.submit(2)
+
+
+def test_given_two_runners_when_batches_queue_up_then_two_batches_run_at_once() -> None:
+    both_inside = threading.Barrier(2, timeout=5)  # breaks (and the batch fails) unless two batches overlap
+
+    def meet(items: Sequence[int]) -> list[int]:
+        both_inside.wait()
+        return [item + 1 for item in items]
+
+    batcher = MicroBatcher(meet, max_size=2, max_wait_s=0.05, runners=2)
+    futures = [batcher.submit(n) for n in range(4)]
+    assert [f.result(timeout=10) for f in futures] == [1, 2, 3, 4]
+    batcher.close()
+
+
+def test_given_one_runner_then_batches_never_overlap() -> None:
+    inside = 0
+    most = 0
+    lock = threading.Lock()
+
+    def count(items: Sequence[int]) -> list[int]:
+        nonlocal inside, most
+        with lock:
+            inside += 1
+            most = max(most, inside)
+        threading.Event().wait(0.02)
+        with lock:
+            inside -= 1
+        return list(items)
+
+    batcher = MicroBatcher(count, max_size=2, max_wait_s=0.0, runners=1)
+    futures = [batcher.submit(n) for n in range(8)]
+    assert [f.result(timeout=10) for f in futures] == list(range(8))
+    batcher.close()
+    assert most == 1

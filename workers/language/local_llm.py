@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import os
 import subprocess
 import sys
 import time
@@ -23,11 +24,11 @@ import httpx
 from shared.errors import LLMUnavailableError, ModelNotAvailableError
 from shared.ports import free_port
 from shared.settings import Settings, get_settings
+from workers.language.local_llm_pool import die_with_parent, server_command
 
 log = logging.getLogger(__name__)
 
 MODEL_ALIAS = "smollm2-135m-instruct"
-CONTEXT_TOKENS = 2048
 SERVER_MODULES = ("llama_cpp", "uvicorn", "sse_starlette", "starlette_context")
 
 
@@ -107,16 +108,21 @@ def embedded_name(settings: Settings) -> str:
 
 
 def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
-    """argv that starts the embedded OpenAI-compatible server on 127.0.0.1:`port`, serving `settings.llm_model`."""
+    """argv that starts the embedded OpenAI-compatible server on 127.0.0.1:`port`, serving `settings.llm_model`.
+
+    One slot: one llama-cpp-python server with every core. More (`llm_parallel_slots`): that many servers, the
+    cores shared out, behind the router of `workers.language.local_llm_pool` (llama-cpp-python's server runs one
+    request at a time)."""
     settings = settings or get_settings()
+    slots = settings.llm_parallel_slots
+    threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // slots)
+    model, alias = str(gguf_path(settings)), settings.llm_model or MODEL_ALIAS
+    if slots == 1:
+        return server_command(model, alias, port, settings.llm_slot_context_tokens, threads)
     return [
-        sys.executable, "-m", "llama_cpp.server",
-        "--model", str(gguf_path(settings)),
-        "--model_alias", settings.llm_model or MODEL_ALIAS,
-        "--host", "127.0.0.1",
-        "--port", str(port),
-        "--n_ctx", str(CONTEXT_TOKENS),
-        "--verbose", "False",
+        sys.executable, "-m", "workers.language.local_llm_pool",
+        "--model", model, "--alias", alias, "--port", str(port), "--slots", str(slots),
+        "--n_ctx", str(settings.llm_slot_context_tokens), "--threads", str(threads),
     ]
 
 
@@ -129,7 +135,7 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
     local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
                                         "llm_model": embedded_name(settings)})
     process = subprocess.Popen(local_llm_command(port, local), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                               preexec_fn=_die_with_parent if sys.platform == "linux" else None)
+                               preexec_fn=die_with_parent if sys.platform == "linux" else None)
     try:
         _wait_ready(local.llm_base_url, process, start_timeout_s)
         yield local
@@ -140,16 +146,6 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-
-
-def _die_with_parent() -> None:
-    """Linux: the server gets SIGTERM when the process that started it dies, even by a signal that skips our
-    clean-up (a `timeout` around a benchmark), so no orphaned server keeps a port and a CPU core."""
-    import ctypes
-    import signal
-
-    pr_set_pdeathsig = 1
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 from celery import Task
 
 from shared.celery_config import LANGUAGE_TASK, VISION_TASK, vision_task_budget_s
-from shared.images import decode_image
+from shared.images import ImageLimits, decode_image
 from shared.schemas import ShopMetadata
 from shared.store.repository import Message
 from workers.celery_app import app
@@ -35,7 +35,8 @@ def vision_job(
         return {"job_id": job_id, "skipped": True}
     with held(reliability, store, job_id, "vision"):
         vision = runtime.vision_stage()
-        image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side)
+        image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side,
+                             limits=ImageLimits.of(settings))
         future = vision.batcher.submit(image)
         pack = future.result(timeout=vision_task_budget_s(settings))
         # the shop's own attributes and title outrank the image votes (marked with their source in the pack)

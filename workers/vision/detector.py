@@ -1,7 +1,7 @@
 """The garment detector at runtime: a YOLOv8n ONNX model run by ONNX Runtime, pre/post-processing in numpy.
 
 No torch, no Ultralytics: letterbox (workers.vision.letterbox), one session call per chunk of at most
-`settings.batch_size` images, confidence filter, class-aware NMS (workers.vision.nms), boxes mapped back to the
+`settings.detector_batch_size` images, confidence filter, class-aware NMS (workers.vision.nms), boxes mapped back to the
 ORIGINAL image's pixels (the decode `scale` applied).
 """
 
@@ -82,7 +82,7 @@ class GarmentDetector:
 
     @property
     def batch_size(self) -> int:
-        return self._settings.batch_size
+        return self._settings.detector_batch_size
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -96,7 +96,7 @@ class GarmentDetector:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[DecodedImage]) -> list[list[Detection]]:
-        """Detections per image, in order; ONE session call per chunk of at most `settings.batch_size` images."""
+        """Detections per image, in order; ONE session call per chunk of `settings.detector_batch_size` images."""
         self._check_model()
         results: list[list[Detection]] = []
         step = self.batch_size
@@ -106,10 +106,10 @@ class GarmentDetector:
         return results
 
     def prepare(self, images: Sequence[DecodedImage]) -> PreparedBatch:
-        canvas, placements = letterbox_batch([image.rgb for image in images], self.input_size)
-        # one pass: NHWC uint8 -> contiguous NCHW float in [0, 1] (no intermediate full-size copies)
-        tensor = np.empty((canvas.shape[0], 3, *canvas.shape[1:3]), dtype=self._input_dtype())
-        np.multiply(canvas.transpose(0, 3, 1, 2), np.float32(1 / 255), out=tensor, casting="unsafe")
+        canvas, placements = letterbox_batch([image.rgb for image in images], self.input_size, channels_first=True)
+        # one contiguous pass: NCHW uint8 -> NCHW float in [0, 1] (a strided NHWC read costs about 4x more)
+        tensor = np.empty(canvas.shape, dtype=self._input_dtype())
+        np.multiply(canvas, np.float32(1 / 255), out=tensor, casting="unsafe")
         return PreparedBatch(tensor, placements, [image.scale for image in images])
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:
@@ -119,20 +119,22 @@ class GarmentDetector:
         return np.asarray(output, dtype=np.float32)
 
     def postprocess(self, output: np.ndarray, prepared: PreparedBatch) -> list[list[Detection]]:
+        # best class and its score of every anchor of every image at once (reductions along contiguous rows)
+        class_scores = output[:, 4:, :]
+        class_ids = class_scores.argmax(axis=1)
+        scores = np.take_along_axis(class_scores, class_ids[:, None, :], axis=1)[:, 0]
         return [
-            self._decode_one(output[i], placement, scale)
+            self._decode_one(output[i, :4], class_ids[i], scores[i], placement, scale)
             for i, (placement, scale) in enumerate(zip(prepared.placements, prepared.scales, strict=True))
         ]
 
-    def _decode_one(self, prediction: np.ndarray, placement: Placement, scale: float) -> list[Detection]:
-        prediction = prediction.T  # anchors x (4 + classes)
-        class_scores = prediction[:, 4:]
-        class_ids = class_scores.argmax(axis=1)
-        scores = class_scores[np.arange(len(class_ids)), class_ids]
+    def _decode_one(self, xywh: np.ndarray, class_ids: np.ndarray, scores: np.ndarray, placement: Placement,
+                    scale: float) -> list[Detection]:
+        """One image: xywh (4, anchors), best class and score per anchor -> its detections after NMS."""
         candidates = np.flatnonzero(scores > self.conf)
         if candidates.size > MAX_NMS_CANDIDATES:
             candidates = candidates[np.argsort(-scores[candidates])[:MAX_NMS_CANDIDATES]]
-        boxes = xywh_to_xyxy(prediction[candidates, :4].astype(np.float64))
+        boxes = xywh_to_xyxy(xywh[:, candidates].T.astype(np.float64))
         keep = class_aware_nms(boxes, scores[candidates], class_ids[candidates], self.iou)[:MAX_DETECTIONS]
         image_boxes = to_image_boxes(boxes[keep], placement) * scale
         return [

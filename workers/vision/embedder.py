@@ -12,6 +12,7 @@ thresholds in metadata `thresholds`; `analyse_images` returns them with the embe
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,16 +94,36 @@ class ClipEmbedder:
     def dim(self) -> int:
         return int(self.meta["embed_dim"])
 
-    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
-        """One HxWx3 uint8 crop -> 3xSxS float32, exactly as the model was trained/exported."""
+    @functools.cached_property
+    def _normalisation(self) -> tuple[np.ndarray, np.ndarray]:
+        """(scale, shift) per channel: (x / 255 - mean) / std == x * scale + shift, in one fused pass."""
         meta = self.meta
-        if meta.get("resize_mode", "longest") == "longest":
-            square = letterbox(rgb, self.image_size, int(meta.get("fill", 255)))
-        else:
-            square = center_crop(rgb, self.image_size)
         mean = np.asarray(json.loads(meta.get("mean", "[0.48145466, 0.4578275, 0.40821073]")), np.float32)
         std = np.asarray(json.loads(meta.get("std", "[0.26862954, 0.26130258, 0.27577711]")), np.float32)
-        return ((square.astype(np.float32) / 255.0 - mean) / std).transpose(2, 0, 1)
+        return (1 / (255 * std))[:, None, None], (-mean / std)[:, None, None]
+
+    def square(self, rgb: np.ndarray) -> np.ndarray:
+        """One HxWx3 uint8 crop -> SxSx3 uint8, resized as the model was trained/exported."""
+        if self.meta.get("resize_mode", "longest") == "longest":
+            return letterbox(rgb, self.image_size, int(self.meta.get("fill", 255)))
+        return center_crop(rgb, self.image_size)
+
+    def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+        """Crops -> the normalised [N, 3, S, S] float32 batch: per crop only the resize, then one numpy pass."""
+        squares = np.stack([self.square(crop) for crop in crops]).transpose(0, 3, 1, 2)
+        scale, shift = self._normalisation
+        batch = np.empty(squares.shape, np.float32)
+        np.multiply(squares, scale, out=batch)
+        batch += shift
+        return batch
+
+    def preprocess(self, rgb: np.ndarray) -> np.ndarray:
+        """One HxWx3 uint8 crop -> 3xSxS float32, exactly as the model was trained/exported."""
+        return self.prepare([rgb])[0]
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Raw (not normalised) embeddings of a prepared batch."""
+        return np.asarray(self.image_model.run({"image": batch}, ["embedding"])[0])
 
     @property
     def head_vocabularies(self) -> dict[str, list[str]]:
@@ -121,7 +142,7 @@ class ClipEmbedder:
                                  {n: np.zeros((0, len(v)), np.float32) for n, v in self.head_vocabularies.items()})
         embeddings, heads = [], {name: [] for name in names}  # type: ignore[var-annotated]
         for start in range(0, len(crops), batch_size):
-            batch = np.stack([self.preprocess(c) for c in crops[start:start + batch_size]])
+            batch = self.prepare(crops[start:start + batch_size])
             outputs = self.image_model.run({"image": batch}, ["embedding", *names])
             embeddings.append(outputs[0])
             for name, probs in zip(names, outputs[1:], strict=True):
@@ -130,13 +151,11 @@ class ClipEmbedder:
                              {name: np.concatenate(parts).astype(np.float32) for name, parts in heads.items()})
 
     def embed_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
-        """L2-normalised embeddings [N, D] of RGB crops, run in batches of `batch_size`."""
+        """L2-normalised embeddings [N, D] of RGB crops, one session call per `batch_size` crops."""
         if not crops:
             return np.zeros((0, self.dim), np.float32)
-        out = []
-        for start in range(0, len(crops), batch_size):
-            batch = np.stack([self.preprocess(c) for c in crops[start:start + batch_size]])
-            out.append(self.image_model.run({"image": batch}, ["embedding"])[0])
+        out = [self.infer(self.prepare(crops[start:start + batch_size]))
+               for start in range(0, len(crops), batch_size)]
         return l2_normalise(np.concatenate(out))
 
     def _tokenize(self, texts: Sequence[str], context_length: int) -> np.ndarray:

@@ -41,26 +41,32 @@ def canvas_shape(shapes: Sequence[tuple[int, int]], size: int, stride: int = 32)
     return min(size, math.ceil(height / stride) * stride), min(size, math.ceil(width / stride) * stride)
 
 
-def place(rgb: np.ndarray, canvas: np.ndarray, size: int) -> Placement:
-    """Resize `rgb` (HxWx3 uint8) into the centre of `canvas` (already filled with padding)."""
+def place(rgb: np.ndarray, canvas: np.ndarray, size: int, channels_first: bool = False) -> Placement:
+    """Resize `rgb` (HxWx3 uint8) into the centre of `canvas` (HxWx3, or 3xHxW when `channels_first`; already
+    filled with padding)."""
     height, width = rgb.shape[:2]
     new_h, new_w = resized_shape(height, width, size)
     if (new_h, new_w) != (height, width):
         rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    dh = (canvas.shape[0] - new_h) / 2
-    dw = (canvas.shape[1] - new_w) / 2
-    top, left = round(dh - 0.1), round(dw - 0.1)
-    canvas[top : top + new_h, left : left + new_w] = rgb
+    canvas_h, canvas_w = canvas.shape[1:] if channels_first else canvas.shape[:2]
+    top, left = round((canvas_h - new_h) / 2 - 0.1), round((canvas_w - new_w) / 2 - 0.1)
+    if channels_first:
+        canvas[:, top : top + new_h, left : left + new_w] = rgb.transpose(2, 0, 1)
+    else:
+        canvas[top : top + new_h, left : left + new_w] = rgb
     return Placement(gain=min(size / height, size / width), left=left, top=top, height=height, width=width)
 
 
-def letterbox_batch(images: Sequence[np.ndarray], size: int, stride: int = 32) -> tuple[np.ndarray, list[Placement]]:
-    """N RGB images -> one NxHxWx3 uint8 canvas batch and each image's placement."""
+def letterbox_batch(images: Sequence[np.ndarray], size: int, stride: int = 32,
+                    channels_first: bool = False) -> tuple[np.ndarray, list[Placement]]:
+    """N RGB images -> one NxHxWx3 uint8 canvas batch (Nx3xHxW when `channels_first`, the layout the model
+    reads: converting that to float is one contiguous pass) and each image's placement."""
     if not images:
         raise ValueError("letterbox_batch needs at least one image")
     height, width = canvas_shape([im.shape[:2] for im in images], size, stride)
-    batch = np.full((len(images), height, width, 3), PAD_VALUE, dtype=np.uint8)
-    placements = [place(rgb, batch[i], size) for i, rgb in enumerate(images)]
+    shape = (len(images), 3, height, width) if channels_first else (len(images), height, width, 3)
+    batch = np.full(shape, PAD_VALUE, dtype=np.uint8)
+    placements = [place(rgb, batch[i], size, channels_first) for i, rgb in enumerate(images)]
     return batch, placements
 
 

@@ -20,7 +20,7 @@ from shared.images import DecodedImage
 from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, Neighbour
 from shared.settings import Settings, get_settings
 from workers.vision.attributes import decide, in_domain, mix
-from workers.vision.colours import PersonMasker, dominant_colours
+from workers.vision.colours import PersonMasker, dominant_colours, dominant_colours_batch
 from workers.vision.embedder import ClipEmbedder, ImageAnalysis
 from workers.vision.garment_types import COARSE
 from workers.vision.index import ProductIndex
@@ -143,23 +143,29 @@ class VisionPipeline:
         if not images:
             return []
         detections = self.detector.detect_batch(images)
-        garments: list[list[Garment]] = [[] for _ in images]
         crops: list[_Crop] = []
+        kept: list[tuple[Any, np.ndarray | None]] = []  # (detection, person mask of its box) per garment crop
         for n, (image, found) in enumerate(zip(images, detections, strict=True)):
             person = self.masker(image.rgb) if self.masker is not None and found else None
             area = float(image.width * image.height)
+            garment_count = 0
             for detection in select_garments(found, self.settings.garment_min_score):
                 x1, y1, x2, y2 = _decoded_box(detection.box, image)
                 if x2 - x1 < MIN_CROP_SIDE or y2 - y1 < MIN_CROP_SIDE:
                     continue
-                rgb = image.rgb[y1:y2, x1:x2]
-                colours = dominant_colours(rgb, person[y1:y2, x1:x2] if person is not None else None)
-                garments[n].append(Garment(label=detection.label, score=round(float(detection.score), 4),
-                                           box=detection.box, colours=colours))
                 box_area = (detection.box[2] - detection.box[0]) * (detection.box[3] - detection.box[1])
-                crops.append(_Crop(n, len(garments[n]) - 1, detection.score * box_area / area, rgb))
+                crops.append(_Crop(n, garment_count, detection.score * box_area / area, image.rgb[y1:y2, x1:x2]))
+                kept.append((detection, person[y1:y2, x1:x2] if person is not None else None))
+                garment_count += 1
             crops.append(_Crop(n, None, 1.0, image.rgb))
-        analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=max(8, self.settings.batch_size))
+        garment_crops = [crop for crop in crops if crop.garment is not None]
+        # one vectorised colour pass over every garment of the batch
+        colours = dominant_colours_batch([crop.rgb for crop in garment_crops], [person for _, person in kept])
+        garments: list[list[Garment]] = [[] for _ in images]
+        for crop, (detection, _), found_colours in zip(garment_crops, kept, colours, strict=True):
+            garments[crop.image].append(Garment(label=detection.label, score=round(float(detection.score), 4),
+                                                box=detection.box, colours=found_colours))
+        analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=self.settings.clip_batch_size)
         scores, rows = self.index.search(analysis.embeddings, self.settings.top_k)
         return [self._assemble(n, image, garments[n], crops, analysis, scores, rows, self.versions)
                 for n, image in enumerate(images)]
