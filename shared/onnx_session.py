@@ -66,8 +66,7 @@ class OrtModel:
             raise ModelNotAvailableError(f"model file not found: {self.path}")
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        if self._settings.ort_intra_threads:
-            options.intra_op_num_threads = self._settings.ort_intra_threads
+        options.intra_op_num_threads = self._settings.ort_threads_per_session
         if self._settings.ort_inter_threads:
             options.inter_op_num_threads = self._settings.ort_inter_threads
         providers = choose_providers(self._settings.ort_providers, ort.get_available_providers())

@@ -6,6 +6,7 @@ against it by the test suite.
 
 from __future__ import annotations
 
+import os
 import sysconfig
 from functools import lru_cache
 from pathlib import Path
@@ -49,7 +50,7 @@ class Settings(BaseSettings):
         16, ge=1, le=512, description="Task threads per vision worker (jobs decoding or waiting for their batch)."
     )
     vision_batch_workers: int = Field(
-        1, ge=1, le=16, description="Vision batches one worker runs at once (CPU work overlaps the models)."
+        2, ge=1, le=16, description="Vision batches one worker runs at once (CPU work overlaps the models)."
     )
     detector_batch_size: int = Field(8, ge=1, le=256, description="Most images per detector session call.")
     clip_batch_size: int = Field(32, ge=1, le=1024, description="Most crops per CLIP image-tower session call.")
@@ -85,7 +86,9 @@ class Settings(BaseSettings):
     ort_providers: Literal["auto", "cpu", "cuda"] = Field(
         "auto", description="auto: CUDA when onnxruntime-gpu sees a GPU, else CPU."
     )
-    ort_intra_threads: int = Field(0, ge=0, description="ORT intra-op threads (0: ORT's default).")
+    ort_intra_threads: int = Field(
+        0, ge=0, description="ORT intra-op threads per session (0: the CPUs / P2P_VISION_BATCH_WORKERS)."
+    )
     ort_inter_threads: int = Field(0, ge=0, description="ORT inter-op threads (0: ORT's default).")
 
     # --- images ---
@@ -153,6 +156,14 @@ class Settings(BaseSettings):
     @property
     def attribute_thresholds(self) -> dict[str, float]:
         return {"gender": self.gender_min_confidence, "fabric": self.fabric_min_confidence}
+
+    @property
+    def ort_threads_per_session(self) -> int:
+        """Intra-op threads of each ONNX Runtime session: the CPUs shared out between the batches that run at
+        once (two single-threaded batches beat one two-threaded batch on a small CPU: docs/performance.md)."""
+        if self.ort_intra_threads:
+            return self.ort_intra_threads
+        return max(1, len(os.sched_getaffinity(0)) // self.vision_batch_workers)
 
     @property
     def celery_result_backend(self) -> str:

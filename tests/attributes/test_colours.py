@@ -9,7 +9,7 @@ import numpy as np
 from pixels2posts.catalog.reader import read_hm_articles, split_of
 from shared.images import load_image
 from shared.palette import FAMILY_OF
-from workers.vision.colours import dominant_colours, skin_mask
+from workers.vision.colours import dominant_colours, dominant_colours_batch, skin_mask
 
 SKIN = (224, 172, 140)
 
@@ -81,3 +81,13 @@ def test_person_mask_from_deeplab_covers_the_people_not_the_crowd(shared_dir: Pa
     assert mask[50:150, 50:300].mean() < 0.1        # blurred stadium background
     jacket = dominant_colours(image.rgb[320:720, 140:680], mask[320:720, 140:680])
     assert jacket[0].name in ("black", "charcoal")
+
+
+def test_given_a_crop_then_its_colours_do_not_depend_on_the_other_crops_of_its_batch() -> None:
+    rng = np.random.default_rng(3)
+    crops = [rng.integers(0, 255, (int(rng.integers(40, 200)), int(rng.integers(40, 200)), 3), dtype=np.uint8)
+             for _ in range(5)]
+    crops.append(_garment_on((230, 230, 230), (30, 80, 170)))
+    alone = [dominant_colours(crop) for crop in crops]
+    assert dominant_colours_batch(crops) == alone
+    assert dominant_colours_batch(crops[::-1]) == alone[::-1]

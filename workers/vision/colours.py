@@ -132,8 +132,11 @@ def foreground_masks(rgb: np.ndarray, lab: np.ndarray, frame: np.ndarray, person
     return np.where(blended[:, None], centre.reshape(1, -1), mask)
 
 
-def _kmeans_pp(points: np.ndarray, weights: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """(M, K, 3) k-means++ starting centres for M point sets at once (weights 0 exclude a point)."""
+def _kmeans_pp(points: np.ndarray, weights: np.ndarray, draws: np.ndarray) -> np.ndarray:
+    """(M, K, 3) k-means++ starting centres for M point sets at once (weights 0 exclude a point).
+
+    draws (M, K): the uniform numbers that pick each centre; the same for every crop (per start), so that a
+    crop's colours never depend on which other crops share its batch."""
     m, count = weights.shape
     centres = np.empty((m, CLUSTERS, 3), np.float32)
     planes = np.ascontiguousarray(points.transpose(2, 0, 1))
@@ -144,7 +147,7 @@ def _kmeans_pp(points: np.ndarray, weights: np.ndarray, rng: np.random.Generator
         cumulative = np.cumsum(chance, 1)
         # where every point already is a centre (one colour), any allowed point will do
         cumulative = np.where(cumulative[:, -1:] > 0, cumulative, fallback)
-        pick = (cumulative <= rng.random((m, 1)) * cumulative[:, -1:]).sum(1).clip(0, count - 1)
+        pick = (cumulative <= draws[:, k:k + 1] * cumulative[:, -1:]).sum(1).clip(0, count - 1)
         centres[:, k] = points[np.arange(m), pick]
         distance = sum((plane - centres[:, k, d:d + 1]) ** 2 for d, plane in enumerate(planes))
         nearest = np.minimum(nearest, distance)
@@ -193,7 +196,8 @@ def kmeans(points: np.ndarray, mask: np.ndarray, seed: int = 0) -> tuple[np.ndar
     stacked = np.repeat(points, STARTS, axis=0)
     planes = np.ascontiguousarray(stacked.transpose(2, 0, 1))
     weights = np.repeat(mask, STARTS, axis=0).astype(np.float32)
-    centres = _kmeans_pp(stacked, weights, np.random.default_rng(seed))
+    draws = np.tile(np.random.default_rng(seed).random((STARTS, CLUSTERS)), (n, 1))
+    centres = _kmeans_pp(stacked, weights, draws)
     for _ in range(LLOYD_ITERATIONS):
         labels, _ = _nearest(planes, centres)
         sizes, sums = _cluster_sums(planes, labels, weights)
