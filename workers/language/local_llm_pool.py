@@ -143,6 +143,8 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     import uvicorn
 
+    # uvicorn re-raises the SIGTERM it shut down on: as SystemExit here, so the slots below are stopped too
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     with started_slots(args.model, args.alias, args.slots, args.n_ctx, args.threads) as urls:
         uvicorn.run(create_app(urls), host=args.host, port=args.port, log_level="warning")  # type: ignore[arg-type]
 
