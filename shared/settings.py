@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     batch_size: int = Field(8, ge=1, le=256, description="Most images one vision batch runs together.")
     batch_wait_ms: int = Field(50, ge=0, le=10_000, description="How long a vision batch waits to fill.")
     vision_concurrency: int = Field(
-        16, ge=1, le=512, description="Task threads per vision worker (jobs decoding or waiting for their batch)."
+        24, ge=1, le=512,
+        description="Task threads per vision worker; >= (batch workers + 1) x batch size, so a batch fills while "
+        "the others run.",
     )
     vision_batch_workers: int = Field(
         2, ge=1, le=16, description="Vision batches one worker runs at once (CPU work overlaps the models)."
