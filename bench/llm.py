@@ -130,7 +130,7 @@ def main() -> None:
     parser.add_argument("--endpoint", help="an OpenAI-compatible base URL instead of the embedded server")
     parser.add_argument("--catalog", type=Path, default=CATALOG)
     args = parser.parse_args()
-    packs = hm_packs(args.catalog, max(args.items, args.latency_items))
+    packs = hm_packs(args.catalog, max(args.items, args.latency_items, 1))
     if args.endpoint:
         latency(get_settings().model_copy(update={"llm_base_url": args.endpoint}), packs[: args.latency_items])
         return
@@ -140,8 +140,9 @@ def main() -> None:
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     throughput([pack for _, pack in packs[: args.items]], [int(s) for s in args.slots.split(",")],
                args.concurrency, args.repeats)
-    with running_local_llm(get_settings().model_copy(update={"llm_timeout_s": 900.0})) as settings:
-        latency(settings, packs[: args.latency_items])
+    if args.latency_items:
+        with running_local_llm(get_settings().model_copy(update={"llm_timeout_s": 900.0})) as settings:
+            latency(settings, packs[: args.latency_items])
 
 
 if __name__ == "__main__":
