@@ -30,7 +30,13 @@ from pixels2posts.evaluation.language_only import hm_packs
 from shared.ports import free_port
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, Settings, get_settings
-from workers.language.local_llm import _wait_ready, gguf_path, local_llm_available, running_local_llm
+from workers.language.local_llm import (
+    _wait_ready,
+    embedded_name,
+    gguf_path,
+    local_llm_available,
+    running_local_llm,
+)
 from workers.language.pipeline import CaptionWriter
 
 CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog" / "articles.csv"
@@ -41,9 +47,10 @@ def previous_server(settings: Settings) -> Iterator[Settings]:
     """The embedded server as started before parallel slots: no thread flags, n_ctx 2048."""
     port = free_port()
     argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(settings)),
-            "--model_alias", settings.llm_model, "--host", "127.0.0.1", "--port", str(port),
+            "--model_alias", embedded_name(settings), "--host", "127.0.0.1", "--port", str(port),
             "--n_ctx", "2048", "--verbose", "False"]
-    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1"})
+    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
+                                        "llm_model": embedded_name(settings)})
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_ready(local.llm_base_url, process, 120)
