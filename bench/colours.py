@@ -18,8 +18,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-from workers.vision.catalog import read_hm_articles, split_of
 
+from pixels2posts.catalog.reader import read_hm_articles, split_of
 from shared.images import load_image
 from shared.palette import FAMILY_OF, ciede2000, lab_to_rgb, name_lab, rgb_to_lab
 from shared.schemas import Colour
