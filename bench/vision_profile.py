@@ -58,7 +58,7 @@ def instrument(pipeline: VisionPipeline, clock: StageClock) -> None:
     detector.infer = clock.wrap("detector: ONNX Runtime", detector.infer)
     detector.postprocess = clock.wrap("detector: NMS + boxes", detector.postprocess)
     embedder.prepare = clock.wrap("CLIP: resize + normalise", embedder.prepare)  # type: ignore[method-assign]
-    embedder.infer = clock.wrap("CLIP: ONNX Runtime", embedder.infer)  # type: ignore[method-assign]
+    embedder.image_model.run = clock.wrap("CLIP: ONNX Runtime", embedder.image_model.run)  # type: ignore[method-assign]
     index.search = clock.wrap("FAISS search", index.search)  # type: ignore[method-assign]
 
 
@@ -86,28 +86,29 @@ class Layout:
         """Per batch: the detector tensor and the CLIP tensors of the crops the pipeline embeds."""
         embedder = self.pipeline.embedder
         captured: list[list[np.ndarray]] = []
-        original = embedder.embed_images
+        original = embedder.analyse_images
 
-        def capture(crops: Sequence[np.ndarray], batch_size: int = 64) -> np.ndarray:
+        def capture(crops: Sequence[np.ndarray], batch_size: int = 64) -> Any:
             captured.append([embedder.prepare(crops[i:i + batch_size]) for i in range(0, len(crops), batch_size)])
             return original(crops, batch_size)
 
-        embedder.embed_images = capture  # type: ignore[method-assign]
+        embedder.analyse_images = capture  # type: ignore[method-assign]
         inputs = []
         for start in range(0, len(self.blobs), self.batch):
             images = [self.decode(b) for b in self.blobs[start:start + self.batch]]
             self.pipeline.evidence_batch(images)
             inputs.append((self.pipeline.detector.prepare(images).tensor, captured[-1]))
-        embedder.embed_images = original  # type: ignore[method-assign]
+        embedder.analyse_images = original  # type: ignore[method-assign]
         return inputs
 
     def ort_alone(self) -> None:
         detector, embedder = self.pipeline.detector, self.pipeline.embedder
+        outputs = ["embedding", *embedder.head_vocabularies]  # what the pipeline asks the CLIP tower for
 
         def one_batch(item: tuple[np.ndarray, list[np.ndarray]]) -> None:
             detector.infer(item[0])
             for clip_batch in item[1]:
-                embedder.infer(clip_batch)
+                embedder.image_model.run({"image": clip_batch}, outputs)
 
         with ThreadPoolExecutor(self.runners) as pool:
             list(pool.map(one_batch, self.inputs))
