@@ -23,7 +23,7 @@ from pathlib import Path
 from shared.settings import REPO_ROOT, get_settings
 from workers.language import open_claims
 from workers.language.claims import text_claims
-from workers.language.evaluation import hm_packs
+from pixels2posts.evaluation.language_only import hm_packs
 from workers.language.grounding import Evidence, unsupported_claims
 from workers.language.local_llm import running_local_llm
 from workers.language.pipeline import CaptionWriter
