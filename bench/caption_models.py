@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixels2posts.evaluation.language_only import hm_packs
 from shared.settings import REPO_ROOT, get_settings
 from workers.language import open_claims
 from workers.language.claims import text_claims
-from pixels2posts.evaluation.language_only import hm_packs
 from workers.language.grounding import Evidence, unsupported_claims
 from workers.language.local_llm import running_local_llm
 from workers.language.pipeline import CaptionWriter
