@@ -16,11 +16,11 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pixels2posts.catalog.reader import split_of
 from shared.schemas import Attribute, Attributes, CaptionResult, Colour, EvidencePack, Garment, ImageInfo
 from shared.vocab import FABRICS, HM_INDEX_GROUP_TO_GENDER
 from workers.language.pipeline import CaptionWriter
 
-TEST_FRACTION = 0.15
 HASHTAG_COVERAGE_GOAL = 0.5
 
 PRODUCT_TYPE_TO_LABEL: dict[str, str] = {
@@ -39,11 +39,6 @@ _HM_COLOUR_RENAMES: dict[str, str | None] = {
 }
 _FABRIC_ORDER = ("denim", "lace", "leather", "satin", "chiffon", "velvet", "wool", "linen", "silk", "jersey",
                  "knit", "cotton", "viscose", "polyester")
-
-
-def split_of(group: str) -> str:
-    bucket = int(hashlib.sha1(group.encode()).hexdigest()[:8], 16) / 0xFFFFFFFF
-    return "test" if bucket < TEST_FRACTION else "train"
 
 
 def hm_colour(name: str) -> str | None:
