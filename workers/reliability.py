@@ -44,6 +44,8 @@ class Reliability:
         self.keeper.stop()
 
 
+PUBLISH_TIMEOUT_S = 5.0
+_PUBLISH_TRANSPORT = {"socket_timeout": PUBLISH_TIMEOUT_S, "socket_connect_timeout": PUBLISH_TIMEOUT_S}
 _lock = threading.Lock()
 _current: Reliability | None = None
 
@@ -53,10 +55,16 @@ def for_process(settings: Settings, store: JobStore, celery: Celery) -> Reliabil
     global _current
     with _lock:
         if _current is None:
-            client = redis.Redis.from_url(settings.broker_url)
+            client = redis.Redis.from_url(settings.broker_url, socket_timeout=PUBLISH_TIMEOUT_S,
+                                          socket_connect_timeout=PUBLISH_TIMEOUT_S)
 
             def publish(message: Message) -> None:
-                celery.send_task(message.task, args=message.args, task_id=message.task_id)
+                # a connection of its own, not the app's shared producer pool: kombu's Redis channels are not
+                # thread-safe, and after a broker restart a pooled connection shared with the worker's threads
+                # could block the relay for good (the Redis-restart fault test caught it)
+                with celery.connection_for_write(transport_options=_PUBLISH_TRANSPORT) as connection:
+                    celery.send_task(message.task, args=message.args, task_id=message.task_id,
+                                     connection=connection)
 
             reconciler = build_reconciler(store, publish, client, (settings.vision_queue, settings.language_queue),
                                           grace_s=settings.queue_wait_grace_s, webhook_task=WEBHOOK_TASK)

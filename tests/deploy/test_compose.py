@@ -50,7 +50,7 @@ def test_given_the_cpu_override_then_vision_runs_the_cpu_image_without_a_gpu_res
 def test_given_no_secrets_then_compose_refuses_to_start(tmp_path: Path) -> None:
     empty = tmp_path / "empty.env"
     empty.write_text("")
-    with pytest.raises(RuntimeError, match=r"POSTGRES_PASSWORD|P2P_WEBHOOK_SECRET|P2P_FLOWER_BASIC_AUTH"):
+    with pytest.raises(RuntimeError, match=r"POSTGRES_PASSWORD|P2P_WEBHOOK_SECRET|P2P_FLOWER_BASIC_AUTH|P2P_API_KEYS"):
         compose_config([COMPOSE], empty)
 
 
