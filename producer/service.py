@@ -8,6 +8,7 @@ import logging
 import time
 import unicodedata
 from dataclasses import dataclass
+from typing import cast
 
 import redis
 from celery import Celery
@@ -123,7 +124,7 @@ class SubmissionService:
     def queue_lengths(self) -> dict[str, int]:
         queues = (self.settings.vision_queue, self.settings.language_queue)
         try:
-            return {name: int(self.redis.llen(name)) for name in queues}
+            return {name: int(cast(int, self.redis.llen(name))) for name in queues}
         except redis.RedisError as exc:  # refuse clearly rather than accept blind (and answer a bare 500)
             raise BrokerUnavailableError(f"the broker is not reachable: {exc}", self.retry_after_s) from exc
 

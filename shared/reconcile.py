@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import redis
 
@@ -55,10 +55,11 @@ class BrokerView:
     def refresh(self) -> None:
         queued: list[bytes] = []
         for queue in self.queues:
-            queued.extend(_bytes(raw) for raw in self.client.lrange(queue, 0, -1))
+            queued.extend(_bytes(raw) for raw in cast(list[Any], self.client.lrange(queue, 0, -1)))
         self._queued = b"\n".join(queued)
-        entries: dict[Any, Any] = self.client.hgetall("unacked")
-        index: list[tuple[Any, float]] = self.client.zrange("unacked_index", 0, -1, withscores=True)  # type: ignore[assignment]
+        # casts: redis-py's sync/async union return types differ between its versions
+        entries = cast(dict[Any, Any], self.client.hgetall("unacked"))
+        index = cast(list[tuple[Any, float]], self.client.zrange("unacked_index", 0, -1, withscores=True))
         scores = {_bytes(tag): float(score) for tag, score in index}
         self._unacked = {_bytes(tag): (_bytes(raw), scores.get(_bytes(tag), 0.0)) for tag, raw in entries.items()}
 

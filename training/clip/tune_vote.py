@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from workers.vision.index import ProductIndex
-from workers.vision.retrieval import VOTED_ATTRIBUTES, vote
+from workers.vision.retrieval import VOTED_ATTRIBUTES, held_out_neighbours, vote
 
 
 def leave_product_out_accuracy(index: ProductIndex, k: int, temperature: float, sample: int = 2000,
@@ -19,12 +19,10 @@ def leave_product_out_accuracy(index: ProductIndex, k: int, temperature: float, 
     result = {}
     for name in VOTED_ATTRIBUTES:
         hits = []
-        for query, row_scores, row_found in zip(rows, scores, found, strict=True):
+        for query, kept in held_out_neighbours(labels, rows, scores, found, k):
             truth = labels[query].get(name)
             if truth is None:
                 continue
-            kept = [(s, r) for s, r in zip(row_scores, row_found, strict=True)
-                    if r >= 0 and labels[r]["group"] != labels[query]["group"]][:k]
             hits.append(vote([labels[r].get(name) for _, r in kept], [s for s, _ in kept], temperature).value
                         == truth)
         result[name] = float(np.mean(hits))

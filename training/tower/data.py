@@ -15,6 +15,7 @@ import numpy as np
 from PIL import Image
 
 from training.tower.labels import CLOTHING_PHOTOS_LABEL, HM_PRODUCT_TYPE
+from workers.vision.embedder import letterbox
 
 HM_GENDER = {"Ladieswear": "women", "Divided": "women", "Menswear": "men", "Baby/Children": "kids"}
 CLOTHING_TEST_FRACTION = 0.3
@@ -89,18 +90,6 @@ def clothing_rows(folder: Path) -> list[Row]:
                             CLOTHING_PHOTOS_LABEL.get(r["label"]), None, None, None,
                             r["sender_id"], "", r["label"], kids))
     return rows
-
-
-def letterbox(rgb: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
-    """The runtime's preprocessing (workers.vision.embedder.letterbox), repeated so training needs no onnxruntime."""
-    height, width = rgb.shape[:2]
-    scale = size / max(height, width)
-    new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
-    top, left = (size - new_h) // 2, (size - new_w) // 2
-    canvas[top:top + new_h, left:left + new_w] = resized
-    return canvas
 
 
 def load_square(path: str, size: int) -> np.ndarray:

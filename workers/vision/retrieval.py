@@ -8,7 +8,7 @@ isotonic fit measured by leave-product-out queries on the index itself (`fit_cal
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -83,6 +83,14 @@ class Calibrator:
         return Attribute(value=one.value if confidence >= threshold else None, confidence=confidence)
 
 
+def held_out_neighbours(labels: Sequence[Mapping[str, Any]], rows: Iterable[int], scores: np.ndarray,
+                        found: np.ndarray, k: int) -> Iterator[tuple[int, list[tuple[float, int]]]]:
+    """Leave-product-out: each query row with its k best (score, row) neighbours of other products (group)."""
+    for query, row_scores, row_found in zip(rows, scores, found, strict=True):
+        yield int(query), [(float(s), int(r)) for s, r in zip(row_scores, row_found, strict=True)
+                           if r >= 0 and labels[r]["group"] != labels[query]["group"]][:k]
+
+
 def fit_calibration(labels: Sequence[Mapping[str, Any]], vectors: np.ndarray, search: Any, k: int,
                     sample: int = 2000, seed: int = 0) -> dict[str, Any]:
     """Isotonic share->accuracy maps from leave-product-out queries (neighbours of the same group are dropped).
@@ -96,12 +104,10 @@ def fit_calibration(labels: Sequence[Mapping[str, Any]], vectors: np.ndarray, se
     table: dict[str, Any] = {}
     for name in VOTED_ATTRIBUTES:
         shares, correct = [], []
-        for query, row_scores, row_found in zip(rows, scores, found, strict=True):
+        for query, kept in held_out_neighbours(labels, rows, scores, found, k):
             truth = labels[query].get(name)
             if truth is None:
                 continue
-            kept = [(s, r) for s, r in zip(row_scores, row_found, strict=True)
-                    if r >= 0 and labels[r]["group"] != labels[query]["group"]][:k]
             one = vote([labels[r].get(name) for _, r in kept], [s for s, _ in kept])
             if one.value is not None:
                 shares.append(one.share)
