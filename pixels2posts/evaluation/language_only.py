@@ -17,21 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pixels2posts.catalog.reader import split_of
+from pixels2posts.evaluation.truth import CATEGORY_TO_GARMENT
 from shared.schemas import Attribute, Attributes, CaptionResult, Colour, EvidencePack, Garment, ImageInfo
 from shared.vocab import FABRICS, HM_INDEX_GROUP_TO_GENDER
 from workers.language.pipeline import CaptionWriter
 
 HASHTAG_COVERAGE_GOAL = 0.5
 
-PRODUCT_TYPE_TO_LABEL: dict[str, str] = {
-    "Trousers": "pants", "Leggings/Tights": "pants", "Dress": "dress", "Sweater": "shirt", "T-shirt": "shirt",
-    "Top": "shirt", "Blouse": "shirt", "Shirt": "shirt", "Vest top": "shirt", "Hoodie": "shirt",
-    "Polo shirt": "shirt", "Cardigan": "shirt", "Jacket": "jacket", "Blazer": "jacket", "Coat": "jacket",
-    "Skirt": "skirt", "Shorts": "shorts", "Bag": "bag", "Boots": "shoe", "Sneakers": "shoe", "Sandals": "shoe",
-    "Heeled sandals": "shoe", "Ballerinas": "shoe", "Flat shoe": "shoe", "Pumps": "shoe", "Wedge": "shoe",
-    "Other shoe": "shoe", "Hat/beanie": "hat", "Cap/peaked": "hat", "Hat/brim": "hat", "Beanie": "hat",
-    "Sunglasses": "sunglass",
-}
 # H&M colour groups -> colour names as the palette would say them; None: no nameable colour
 _HM_COLOUR_RENAMES: dict[str, str | None] = {
     "greenish khaki": "khaki", "yellowish brown": "camel", "greyish beige": "beige", "off white": "cream",
@@ -55,7 +47,7 @@ def hm_fabric(text: str) -> str | None:
 
 def _garment_rows(articles_csv: Path) -> list[dict[str, str]]:
     with articles_csv.open(newline="", encoding="utf-8") as handle:
-        return [row for row in csv.DictReader(handle) if row["product_type_name"] in PRODUCT_TYPE_TO_LABEL]
+        return [row for row in csv.DictReader(handle) if row["product_type_name"].lower() in CATEGORY_TO_GARMENT]
 
 
 def _first_test_rows(rows: list[dict[str, str]], count: int) -> list[dict[str, str]]:
@@ -90,7 +82,7 @@ def _pack(row: dict[str, str], style_examples: list[str]) -> EvidencePack:
     fabric = hm_fabric(f"{row['prod_name']} {row['detail_desc']}")
     return EvidencePack(
         image=ImageInfo(sha256=hashlib.sha256(row["article_id"].encode()).hexdigest(), width=320, height=320),
-        garments=[Garment(label=PRODUCT_TYPE_TO_LABEL[row["product_type_name"]], score=1.0, box=(0, 0, 320, 320),
+        garments=[Garment(label=CATEGORY_TO_GARMENT[row["product_type_name"].lower()], score=1.0, box=(0, 0, 320, 320),
                           colours=[Colour(name=colour, rgb=(0, 0, 0), share=1.0)] if colour else [])],
         attributes=Attributes(gender=Attribute(value=gender, confidence=1.0 if gender else 0.0),
                               fabric=Attribute(value=fabric, confidence=1.0 if fabric else 0.0)),

@@ -72,7 +72,8 @@ def _export(module: torch.nn.Module, example: torch.Tensor, path: Path, input_na
     )
 
 
-def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
+def set_metadata(path: Path, metadata: dict[str, str]) -> None:
+    """Replace an ONNX file's metadata (the runtime reads model version and preprocessing from it)."""
     import onnx
 
     model = onnx.load(str(path))
@@ -98,7 +99,7 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, text: b
               "resize_mode": facts["resize_mode"], "fill": str(facts["fill"]),
               "context_length": str(context_length)}
     _export(_ImageTower(model), image_example, out_dir / "image.onnx", "image")
-    _set_metadata(out_dir / "image.onnx", common)
+    set_metadata(out_dir / "image.onnx", common)
     report: dict[str, Any] = {"version": version, "image": parity(model, out_dir / "image.onnx", "image",
                                                                       torch.randn(3, 3, size, size))}
     if text:
@@ -106,7 +107,7 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, text: b
         hf_tokenizer = getattr(tokenizer, "tokenizer", None)
         kind = "hf" if hf_tokenizer is not None else "open_clip-bpe"
         _export(_TextTower(model), tokens[:2], out_dir / "text.onnx", "tokens")
-        _set_metadata(out_dir / "text.onnx", {**common, "tokenizer": kind})
+        set_metadata(out_dir / "text.onnx", {**common, "tokenizer": kind})
         if hf_tokenizer is not None and hasattr(hf_tokenizer, "backend_tokenizer"):
             hf_tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))
         report["text"] = parity(model, out_dir / "text.onnx", "tokens", tokens)

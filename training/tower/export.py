@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from training.clip.export import set_metadata
 from training.tower.backbone import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLite0, load_pretrained
 from training.tower.heads import EMBED_DIM, HEADS, Heads
 
@@ -60,17 +61,6 @@ def _half_weights(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-def _set_metadata(path: Path, metadata: dict[str, str]) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    del model.metadata_props[:]
-    for key, value in metadata.items():
-        entry = model.metadata_props.add()
-        entry.key, entry.value = key, value
-    onnx.save(model, str(path))
-
-
 def export(run: Path, out_dir: Path, size: int) -> dict[str, Any]:
     heads = Heads()
     heads.load_state_dict(torch.load(run / "heads.pt", map_location="cpu", weights_only=True))
@@ -85,7 +75,7 @@ def export(run: Path, out_dir: Path, size: int) -> dict[str, Any]:
     _half_weights(target)
     digest = hashlib.sha256((run / "heads.pt").read_bytes()).hexdigest()[:10]
     thresholds = json.loads((run / "thresholds.json").read_text())
-    _set_metadata(target, {
+    set_metadata(target, {
         "version": f"{MODEL_NAME}-{size}-{digest}", "model": MODEL_NAME, "embed_dim": str(EMBED_DIM),
         "image_size": str(size), "mean": json.dumps(list(IMAGENET_MEAN)), "std": json.dumps(list(IMAGENET_STD)),
         "resize_mode": "longest", "fill": "255", "heads": json.dumps({k: list(v) for k, v in HEADS.items()}),
