@@ -78,7 +78,8 @@ def test_given_nothing_running_when_up_submit_down_then_captions_and_nothing_lef
         assert submitted.returncode == 0, submitted.stdout + submitted.stderr
         results = [json.loads(line) for line in submitted.stdout.splitlines()]
         assert [r["status"] for r in results] == ["succeeded"] * 5
-        assert all(r["result"]["caption"].endswith("dress.") for r in results)
+        captions = [r["result"]["caption"] for r in results]
+        assert all("dress" in caption for caption in captions), captions
         assert (tmp_path / "var" / "pixels2posts.db").exists()  # the embedded default store
     finally:
         stopped = run(["down"], stack_env)
