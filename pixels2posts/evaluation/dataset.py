@@ -4,7 +4,7 @@ Schema (CSV header): id, image (path, relative to the file), title, description,
 `description` is the reference text for lexical metrics; gender/fabric/colour/category are the truth. Title and
 description are never given to the system under test: `EvalItem` carries them apart from the image.
 
-- H&M test: products of the product-level test split (`workers.vision.catalog.split_of`, the split the product
+- H&M test: products of the product-level test split (`pixels2posts.catalog.reader.split_of`, the split the product
   index and the CLIP/tower training leave out), garment types only; one article per product first, in hash order,
   so `--limit N` takes a spread of products and not N colour variants.
 - clothing-photos test: the test contributors (`sender_id`) of the vision stage's garment-type tower
@@ -68,7 +68,8 @@ def _hash(text: str) -> str:
 
 
 def hm_test_rows(catalog: Path) -> list[dict[str, str]]:
-    from workers.vision.catalog import fabric_from_text, split_of
+    from pixels2posts.catalog.reader import split_of
+    from workers.vision.labels_text import fabric_from_text
 
     chosen = []
     with (catalog / "articles.csv").open(newline="", encoding="utf-8") as handle:

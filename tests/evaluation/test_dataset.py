@@ -6,8 +6,8 @@ import csv
 from pathlib import Path
 
 import pytest
-from workers.vision.catalog import split_of
 
+from pixels2posts.catalog.reader import split_of
 from pixels2posts.evaluation.dataset import (
     DatasetError,
     clothing_test_rows,

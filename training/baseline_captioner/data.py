@@ -1,6 +1,6 @@
 """H&M train-split articles -> (image, description) pairs, the vocabulary, and cached encoder features.
 
-Split: `workers.vision.catalog.split_of(product_code)`, the product-level split the index and the evaluation use;
+Split: `pixels2posts.catalog.reader.split_of(product_code)`, the product-level split the index and the evaluation use;
 only train-split products are read here, so no test product is ever trained on.
 """
 
@@ -30,7 +30,7 @@ class Pair:
 
 def train_pairs(catalog: Path, limit: int | None = None) -> list[Pair]:
     """One article per train-split product (colour variants share the description), in a stable hash order."""
-    from workers.vision.catalog import split_of
+    from pixels2posts.catalog.reader import split_of
 
     by_product: dict[str, Pair] = {}
     with (catalog / "articles.csv").open(newline="", encoding="utf-8") as handle:
