@@ -22,11 +22,18 @@ ROWS: dict[str, tuple[str, bool, bool]] = {
 ROW_NAMES = {
     "baseline": "end-to-end baseline (EfficientNet-Lite0 + GRU)",
     "deterministic": "pixels2posts, deterministic writer only",
-    "local-llm": "pixels2posts + embedded LLM (Gemma 3 270M)",
+    "local-llm": "pixels2posts + embedded LLM ({model})",
     "endpoint": "pixels2posts + OpenAI-compatible LLM",
 }
 DOMAINS = {"hm": "H&M test products (in domain)", "clothing": "clothing-photos test contributors (out of domain)"}
 ATTRIBUTES = ("garment", "colour", "gender", "fabric")
+
+
+def row_name(row: str) -> str:
+    """The row's display name; the embedded LLM's is the configured `P2P_LLM_EMBEDDED_MODEL`."""
+    from shared.settings import get_settings
+
+    return ROW_NAMES[row].format(model=get_settings().llm_embedded_model)
 
 
 def endpoint_answers(settings: Settings) -> bool:
@@ -86,7 +93,7 @@ def _truth_table(results: dict[tuple[str, str], dict[str, Any]], domain: str) ->
         m = result["metrics"]
         per = m["per_attribute"]
         lines.append(" | ".join([
-            f"| {ROW_NAMES[row]}", str(result["items"]), _ci(m["truth_recall"]), _ci(m["contradiction_rate"]),
+            f"| {row_name(row)}", str(result["items"]), _ci(m["truth_recall"]), _ci(m["contradiction_rate"]),
             *(_ci(per[a]["contradiction_rate"]) for a in ATTRIBUTES), _ci(m["evidence_coverage"]),
             _ci(m["open_claims_per_item"], 3), f"{result['llm_share']:.2f}", _ci(result["seconds_per_item"]),
         ]) + " |")
@@ -104,7 +111,7 @@ def _text_table(results: dict[tuple[str, str], dict[str, Any]], domain: str) -> 
         truth_tags = m["hashtag_truth_coverage"]
         tags = " / ".join(_ci(truth_tags[f">={t}"]).split(" [")[0] for t in (0.25, 0.5, 0.75, 1.0))
         lines.append(" | ".join([
-            f"| {ROW_NAMES[row]}", tags if truth_tags[">=0.5"].get("value") is not None else "n/a",
+            f"| {row_name(row)}", tags if truth_tags[">=0.5"].get("value") is not None else "n/a",
             _ci(m["hashtag_evidence_coverage"][">=0.5"]), _ci(lexical.get("bleu1"), 1), _ci(lexical.get("bleu4"), 1),
             *(_ci(lexical.get(k), 3) for k in ("meteor", "rouge1", "rouge2", "rougeL", "cider")),
         ]) + " |")
@@ -118,7 +125,7 @@ def _writer_lines(results: dict[tuple[str, str], dict[str, Any]], domain: str) -
         if dom != domain or len(result["by_writer"]) < 2:
             continue
         for writer, m in result["by_writer"].items():
-            lines.append(f"- {ROW_NAMES[row]}, written by **{writer}** (n={m['items']}): truth recall "
+            lines.append(f"- {row_name(row)}, written by **{writer}** (n={m['items']}): truth recall "
                          f"{_ci(m['truth_recall'])}, contradiction rate {_ci(m['contradiction_rate'])}, "
                          f"evidence coverage {_ci(m['evidence_coverage'])}, open claims / item "
                          f"{_ci(m['open_claims_per_item'], 3)}")
@@ -167,7 +174,7 @@ def plot_attributes(results: dict[tuple[str, str], dict[str, Any]], path: Path) 
                 lows = [v - (per[a][metric].get("low") or v) for a, v in zip(ATTRIBUTES, values, strict=True)]
                 highs = [(per[a][metric].get("high") or v) - v for a, v in zip(ATTRIBUTES, values, strict=True)]
                 axis.bar([i + n * width for i in range(len(ATTRIBUTES))], values, width, yerr=[lows, highs],
-                         capsize=3, label=ROW_NAMES[row])
+                         capsize=3, label=row_name(row))
             axis.set_xticks([i + width * (len(rows) - 1) / 2 for i in range(len(ATTRIBUTES))], ATTRIBUTES)
             axis.set_ylim(0, 1)
             axis.set_title(f"{metric.replace('_', ' ')}: {DOMAINS[domain]}", fontsize=9)
