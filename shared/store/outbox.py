@@ -44,20 +44,20 @@ class OutboxStore:
         self, publish: Callable[[Message], None], *, older_than_s: float = 0.0, job_id: str | None = None,
         limit: int = 500,
     ) -> int:
-        """Publish unpublished messages and mark each as soon as it is out. No row lock is held while publishing:
-        a relay stuck on a broken broker connection must not hide the rows from the others (relays running at
-        once may both publish a row; the stages' claims make that duplicate a no-op). A failed publish stops the
-        pass; the rest waits for the next pass."""
+        """Publish unpublished messages and mark them, rows locked meanwhile (PostgreSQL: `SKIP LOCKED`, so
+        relays running at once share the work instead of repeating it). A failed publish stops the pass; what
+        was published is marked, the rest waits for the next pass."""
         published = 0
-        for row in self.unpublished(older_than_s=older_than_s, job_id=job_id, limit=limit):
-            try:
-                publish(Message(row.task, list(row.args), row.task_id))
-            except Exception:  # the broker away: the next pass retries
-                log.warning("publishing %s failed; it stays in the outbox", row.task_id, exc_info=True)
-                break
-            with self.store.session() as session:
-                session.execute(update(OutboxMessage).where(OutboxMessage.id == row.id).values(published_at=utcnow()))
-            published += 1
+        with self.store.session() as session:
+            query = self._unpublished(older_than_s, job_id, limit).with_for_update(skip_locked=True)
+            for row in session.scalars(query):
+                try:
+                    publish(Message(row.task, list(row.args), row.task_id))
+                except Exception:  # the broker away: the next pass retries
+                    log.warning("publishing %s failed; it stays in the outbox", row.task_id, exc_info=True)
+                    break
+                row.published_at = utcnow()
+                published += 1
         return published
 
     @staticmethod

@@ -154,6 +154,20 @@ def flower_task_states(stack: Stack) -> Counter[tuple[str, str]]:
     return Counter((task["name"], task["state"]) for task in tasks.json().values())
 
 
+def wait_for_flower(stack: Stack, expected: Counter[tuple[str, str]]) -> Counter[tuple[str, str]]:
+    """Flower's (task, state) counts once they equal `expected`; the last counts seen in the failure otherwise."""
+    seen: list[Counter[tuple[str, str]]] = [Counter()]
+
+    def matches() -> Counter[tuple[str, str]] | None:
+        seen.append(flower_task_states(stack))
+        return seen[-1] if seen[-1] == expected else None
+
+    try:
+        return wait_until(matches, 30, "Flower's task list")
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}; Flower last showed {dict(seen[-1])}, expected {dict(expected)}") from exc
+
+
 def metric(text: str, name: str) -> float:
     match = re.search(rf"^{re.escape(name)} ([0-9.e+]+)$", text, re.M)
     assert match, f"{name} not in metrics"
@@ -204,7 +218,7 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
     assert metric(language, 'p2p_jobs_total{outcome="succeeded",stage="language"}') == JOBS
 
     expected = Counter({("p2p.vision", "SUCCESS"): JOBS, ("p2p.language", "SUCCESS"): JOBS})
-    states = wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")
+    states = wait_for_flower(stack, expected)
     assert states == expected
 
     engine = sqlalchemy.create_engine(stack.database_url)
@@ -238,4 +252,4 @@ def test_given_a_bad_photo_among_good_ones_when_batched_then_only_its_job_fails_
     assert called_back == {job["job_id"]: job for job in finished}  # the webhook posts exactly the GET body
     expected = Counter({("p2p.vision", "SUCCESS"): 7, ("p2p.vision", "FAILURE"): 1,
                         ("p2p.language", "SUCCESS"): 7, ("p2p.webhook", "SUCCESS"): 8})
-    assert wait_until(lambda: flower_task_states(stack) == expected and expected, 30, "Flower's task list")
+    assert wait_for_flower(stack, expected)
