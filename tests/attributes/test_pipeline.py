@@ -63,7 +63,7 @@ def test_given_two_photos_and_a_blank_when_batched_then_one_detector_and_one_emb
     for pack, image in zip(packs, images, strict=True):
         EvidencePack.model_validate_json(pack.model_dump_json())
         assert pack.image.sha256 == image.sha256
-        assert set(pack.models) == {"detector", "clip", "index"}
+        assert set(pack.models) == {"detector", "clip", "index", "colour"}
         assert pack.attributes.gender.value in (*GENDERS, None)
         assert pack.attributes.fabric.value in (*FABRICS, None)
     for pack in (bus, zidane):
@@ -72,7 +72,8 @@ def test_given_two_photos_and_a_blank_when_batched_then_one_detector_and_one_emb
             assert garment.label in GARMENT_LABELS
             assert 0 <= garment.box[0] <= garment.box[2] <= pack.image.width
             assert 0 <= garment.box[1] <= garment.box[3] <= pack.image.height
-            assert garment.colours and all(c.name in COLOUR_NAMES for c in garment.colours)
+            # a garment's colours are stated only when the namer is confident: at most one, a palette name
+            assert len(garment.colours) <= 1 and all(c.name in COLOUR_NAMES for c in garment.colours)
             assert sum(c.share for c in garment.colours) <= 1.0001
     assert blank.garments == [] and blank.neighbours
 
@@ -87,7 +88,11 @@ def test_zidane_wears_dark_jackets(pipeline: VisionPipeline, sample_photos: dict
     pack = pipeline.evidence(load_image(sample_photos["zidane"], min_side=pipeline.min_side))
     jackets = [g for g in pack.garments if g.label == "jacket"]
     assert jackets
-    assert jackets[0].colours[0].name in ("black", "charcoal", "navy", "grey")
+    # the colour namer may abstain on this stadium-lit street photo (it did: black at 0.66), never name it wrongly
+    assert all(c.name in ("black", "charcoal", "navy", "grey") for c in jackets[0].colours)
+    colour = pack.attributes.colour
+    assert colour is not None and colour.source == "image" and 0 < colour.confidence <= 1
+    assert colour.value in (None, "black", "charcoal", "navy", "grey")
 
 
 def test_an_empty_batch_gives_no_packs(pipeline: VisionPipeline) -> None:

@@ -7,7 +7,8 @@ the decoded image, as the pipeline does for a product photo). Splits are the tow
 runtime's product-level test split; a calibration fold carved out of train by product): the MLP is fitted on train,
 the threshold is picked on calib (the lowest confidence at which the answered colours are still right >= TARGET of
 the time at the truth metric's family level: `pixels2posts.evaluation.truth.colour_families` of the stated name vs
-of H&M's `colour_group_name`), and test is only measured. Writes the weights and RUN_DIR/colour_report.json.
+of H&M's `colour_group_name`; answered = confident and agreeing with the plain k-means name, as at runtime), and
+test is only measured. Writes the weights and RUN_DIR/colour_report.json.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from shared.images import load_image
 from shared.palette import FAMILY_OF
 from shared.settings import REPO_ROOT
 from training.tower.data import hm_rows
-from workers.vision.colour_model import ColourModel, colour_features
+from workers.vision.colour_model import ColourModel, agree, colour_features
 from workers.vision.colours import cluster_batch, name_clusters
 
 CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog"
@@ -89,24 +90,26 @@ def pick_threshold(confidence: np.ndarray, right: np.ndarray, target: float = TA
     return float(confidence[order][ok.max()]) if len(ok) else 1.0
 
 
-def readings(model: ColourModel, data: dict[str, np.ndarray], rows: np.ndarray) -> tuple[list[str], list[str],
-                                                                                          np.ndarray]:
+def readings(model: ColourModel, data: dict[str, np.ndarray],
+             rows: np.ndarray) -> tuple[list[str], list[str], np.ndarray, np.ndarray]:
+    """Per row: the MLP's family and name, its confidence, and whether the name agrees with the plain k-means name."""
     probs = model.probabilities(data["features"][rows])
     families = [model.families[int(i)] for i in probs.argmax(1)]
     names = [model.name(int(f), data["centres"][r], data["shares"][r])[0] for f, r in zip(probs.argmax(1), rows,
                                                                                              strict=True)]
-    return families, names, probs.max(1)
+    agreeing = np.array([agree(n, str(p) or None) for n, p in zip(names, data["previous"][rows], strict=True)])
+    return families, names, probs.max(1), agreeing
 
 
 def measure(model: ColourModel, data: dict[str, np.ndarray], split: str) -> dict[str, Any]:
     rows = np.nonzero(data["split"] == split)[0]
-    families, names, confidence = readings(model, data, rows)
+    families, names, confidence, agreeing = readings(model, data, rows)
     master, group, previous = data["master"][rows], data["group"][rows], data["previous"][rows]
     old_family = np.array([FAMILY_OF.get(str(p), "") for p in previous])
     right_old = [stated_right(str(p), str(g)) for p, g in zip(previous, group, strict=True)]
     right_new = [stated_right(n, str(g)) for n, g in zip(names, group, strict=True)]
     known = np.array([r is not None for r in right_new])
-    answered = confidence >= model.threshold
+    answered = (confidence >= model.threshold) & agreeing
     new_ok = np.array([bool(r) for r in right_new])
     old_ok = np.array([bool(r) for r in right_old])
     return {
@@ -136,10 +139,12 @@ def main(argv: list[str] | None = None) -> None:
     np.savez(args.out, **weights, threshold=np.float32(1.0), version=np.array(VERSION))
     model = ColourModel(args.out)
     calib = np.nonzero(data["split"] == "calib")[0]
-    _, names, confidence = readings(model, data, calib)
+    _, names, confidence, agreeing = readings(model, data, calib)
     right = [stated_right(n, str(g)) for n, g in zip(names, data["group"][calib], strict=True)]
     known = np.array([r is not None for r in right])
-    threshold = pick_threshold(confidence[known], np.array([bool(r) for r in right])[known], args.target)
+    # a disagreeing reading is never answered: it ranks below every agreeing one
+    ranked = np.where(agreeing, confidence, -1.0)
+    threshold = pick_threshold(ranked[known], np.array([bool(r) for r in right])[known], args.target)
     np.savez(args.out, **weights, threshold=np.float32(threshold), version=np.array(VERSION))
     model = ColourModel(args.out)
     report = {"threshold": threshold, "target": args.target, "version": VERSION,
