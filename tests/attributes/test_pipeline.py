@@ -136,3 +136,39 @@ def test_a_flat_lay_product_photo_gets_its_garment_from_the_whole_image(pipeline
     for pack in packs:
         assert pack.attributes.category is not None and pack.attributes.category.source == "image"
         assert all(g.source in ("detector", "image") for g in pack.garments)
+
+
+def _lone_detection(pipeline: VisionPipeline, detected: str, head_kind: str, prob: float) -> list[Any]:
+    """The garment-type rule on one detector garment and a whole-image head answer (real vocabulary)."""
+    from shared.schemas import Garment
+    from workers.vision.colour_model import ColourReading
+    from workers.vision.embedder import ImageAnalysis
+
+    vocabulary = pipeline.embedder.head_vocabularies["garment"]
+    whole = np.full(len(vocabulary), (1 - prob) / (len(vocabulary) - 1), np.float32)
+    whole[vocabulary.index(head_kind)] = prob
+    analysis = ImageAnalysis(np.zeros((2, 4), np.float32), {"garment": np.stack([whole, whole])})
+    image = decode_image(_noise_png())
+    garment = Garment(label=detected, score=0.8, box=(0.0, 0.0, 10.0, 10.0))
+    kept, readings = pipeline._garment_types(image, [garment], [ColourReading([], "blue", 0.9, False)], analysis,
+                                             [0], 1)
+    assert len(readings) == len(kept)
+    return kept
+
+
+def _noise_png() -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (64, 64, 3), dtype=np.uint8)).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def test_a_lone_detection_the_product_head_contradicts_is_relabelled_when_sure_and_dropped_when_not(
+        pipeline: VisionPipeline) -> None:
+    relabelled = _lone_detection(pipeline, "skirt", "t-shirt", 0.6)
+    assert [(g.label, g.category, g.source) for g in relabelled] == [("shirt", "t-shirt", "image")]
+    assert _lone_detection(pipeline, "skirt", "t-shirt", 0.4) == []
+    assert _lone_detection(pipeline, "shirt", "socks", 0.9) == []          # a product no detector class covers
+    agreed = _lone_detection(pipeline, "skirt", "skirt", 0.4)              # agreement needs no confidence
+    assert [(g.label, g.category) for g in agreed] == [("skirt", "skirt")]
