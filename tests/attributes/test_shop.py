@@ -59,3 +59,18 @@ def test_old_packs_still_validate() -> None:
 def test_evidence_command_refuses_an_unknown_attribute(tmp_path: object) -> None:
     result = CliRunner().invoke(cli, ["evidence", __file__, "--attribute", "size=XL"])
     assert result.exit_code != 0 and "KEY=VALUE" in result.output
+
+
+def test_garment_colours_that_contradict_the_shop_colour_are_dropped_and_a_lone_garment_wears_it() -> None:
+    from shared.schemas import Colour
+
+    red, navy = Colour(name="red", rgb=(196, 30, 42), share=0.8), Colour(name="navy", rgb=(24, 28, 52), share=0.7)
+    lone = apply_shop(_pack([_garment("shirt").model_copy(update={"colours": [red]})]),
+                      ShopMetadata(attributes=ShopAttributes(colour="Navy")))
+    assert [(c.name, c.rgb) for c in lone.garments[0].colours] == [("navy", (24, 28, 52))]
+    street = [_garment("shirt", "detector").model_copy(update={"colours": [red]}),
+              _garment("pants", "detector").model_copy(update={"colours": [navy]})]
+    pack = apply_shop(_pack(street), ShopMetadata(attributes=ShopAttributes(colour="dark blue")))
+    assert [[c.name for c in g.colours] for g in pack.garments] == [[], ["navy"]]
+    unknown = apply_shop(_pack(street), ShopMetadata(attributes=ShopAttributes(colour="Dusty Rosewood")))
+    assert [[c.name for c in g.colours] for g in unknown.garments] == [["red"], ["navy"]]

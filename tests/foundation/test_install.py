@@ -86,7 +86,8 @@ def test_given_the_wheel_then_our_code_and_data_come_from_the_install_not_the_ch
         assert Path(path).is_relative_to(venv), f"{name} imported from {path}"
     models = Path(found["models"])
     assert models.is_relative_to(venv)
-    for bundled in ("detector/garments-yolov8n.onnx", "clip/image.onnx", "clip/tokenizer.json", "index/index.faiss",
+    for bundled in ("detector/garments-yolov8n.onnx", "clip/image.onnx", "clip/tokenizer.json", "clip/colour.npz",
+                    "index/index.faiss",
                     "index/items.jsonl", "index/manifest.json"):
         assert (models / bundled).is_file(), bundled
     assert found["tags"] == 997

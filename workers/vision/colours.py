@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -222,16 +223,27 @@ def _named(names: Sequence[str], shares: np.ndarray, centres: np.ndarray) -> lis
     return sorted(kept, key=lambda found: -found[1])
 
 
-def dominant_colours_batch(crops: Sequence[np.ndarray], persons: Sequence[np.ndarray | None] | None = None,
-                           seed: int = 0) -> list[list[Colour]]:
-    """Named dominant colours of each garment crop (HxWx3 uint8), largest share first; shares sum to <= 1.
+@dataclass(frozen=True)
+class ClusterStats:
+    """What the clustering saw, per usable crop (rows in `usable` order): the grid samples, foreground, clusters."""
 
-    persons: an optional boolean person mask per crop (same height and width), None where there is none."""
+    usable: list[int]        # indices (into the crops given) of the crops with pixels
+    rgb: np.ndarray          # (N, P, 3) uint8 grid samples
+    lab: np.ndarray          # (N, P, 3) their CIELAB
+    mask: np.ndarray         # (N, P) foreground
+    centres: np.ndarray      # (N, K, 3) Lab cluster centres
+    shares: np.ndarray       # (N, K) foreground share of each cluster
+
+
+def cluster_batch(crops: Sequence[np.ndarray], persons: Sequence[np.ndarray | None] | None = None,
+                  seed: int = 0) -> ClusterStats:
+    """Grid-sample, mask and cluster every crop of a batch at once (see the module docstring)."""
     persons = persons if persons is not None else [None] * len(crops)
     usable = [i for i, crop in enumerate(crops) if crop.shape[0] > 0 and crop.shape[1] > 0]
-    results: list[list[Colour]] = [[] for _ in crops]
     if not usable:
-        return results
+        empty = np.zeros((0, GRID * GRID), bool)
+        return ClusterStats([], np.zeros((0, GRID * GRID, 3), np.uint8), np.zeros((0, GRID * GRID, 3), np.float32),
+                            empty, np.zeros((0, CLUSTERS, 3), np.float32), np.zeros((0, CLUSTERS)))
     rgb = np.stack([sample_grid(crops[i], GRID) for i in usable]).reshape(len(usable), -1, 3)
     everywhere = np.ones((GRID, GRID), bool)
     person = np.stack([everywhere if (known := persons[i]) is None else sample_grid(known, GRID)
@@ -240,18 +252,34 @@ def dominant_colours_batch(crops: Sequence[np.ndarray], persons: Sequence[np.nda
     lab = lab_of(rgb)
     mask = foreground_masks(rgb, lab, _frame(shapes, GRID).reshape(len(usable), -1), person)
     centres, shares = kmeans(lab, mask, seed)
-    names = name_lab(centres.reshape(-1, 3).astype(np.float64))
-    named = [_named(names[row * CLUSTERS:(row + 1) * CLUSTERS], shares[row], centres[row])
-             for row in range(len(usable))]
+    return ClusterStats(usable, rgb, lab, mask, centres, shares)
+
+
+def name_clusters(stats: ClusterStats, count: int) -> list[list[Colour]]:
+    """The palette-named colours of each crop (`count` crops; empty for unusable ones), largest share first."""
+    results: list[list[Colour]] = [[] for _ in range(count)]
+    if not stats.usable:
+        return results
+    names = name_lab(stats.centres.reshape(-1, 3).astype(np.float64))
+    named = [_named(names[row * CLUSTERS:(row + 1) * CLUSTERS], stats.shares[row], stats.centres[row])
+             for row in range(len(stats.usable))]
     found = [colour for crop in named for colour in crop]
     rgbs = lab_to_rgb(np.array([lab for _, _, lab in found])).tolist() if found else []
     position = 0
-    for i, crop in zip(usable, named, strict=True):
+    for i, crop in zip(stats.usable, named, strict=True):
         # shares rounded down to 0.001, so that they still sum to <= 1
         results[i] = [Colour(name=name, rgb=tuple(rgbs[position + j]), share=math.floor(share * 1000 + 1e-9) / 1000)
                       for j, (name, share, _) in enumerate(crop)]
         position += len(crop)
     return results
+
+
+def dominant_colours_batch(crops: Sequence[np.ndarray], persons: Sequence[np.ndarray | None] | None = None,
+                           seed: int = 0) -> list[list[Colour]]:
+    """Named dominant colours of each garment crop (HxWx3 uint8), largest share first; shares sum to <= 1.
+
+    persons: an optional boolean person mask per crop (same height and width), None where there is none."""
+    return name_clusters(cluster_batch(crops, persons, seed), len(crops))
 
 
 def dominant_colours(crop: np.ndarray, person: np.ndarray | None = None, seed: int = 0) -> list[Colour]:

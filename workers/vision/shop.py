@@ -2,13 +2,16 @@
 
 Explicit job attributes (`ShopMetadata.attributes`: gender, fabric, colour, category) come first, then what the
 title names; each is marked with its source ('shop', 'shop_title'). A vote from the image that contradicts them is
-dropped: the attribute is replaced, and a whole-image garment of another class is relabelled.
+dropped: the attribute is replaced, a whole-image garment of another class is relabelled, and garment colours of
+another colour family than the shop's colour are dropped (the shop's colour, when it is a palette name, becomes the
+colour of a lone garment: the language stage states garment colours).
 """
 
 from __future__ import annotations
 
-from shared.palette import COLOUR_NAMES, FAMILY_OF
-from shared.schemas import Attribute, EvidencePack, Garment, ShopMetadata
+from shared.palette import COLOUR_NAMES, FAMILY_OF, PALETTE
+from shared.schemas import Attribute, Colour, EvidencePack, Garment, ShopMetadata
+from workers.vision.colour_model import agree, lexicon_families
 from workers.vision.garment_types import COARSE, category_of
 from workers.vision.labels_text import fabric_from_text, gender_from_title, normalise_gender
 
@@ -61,6 +64,20 @@ def _relabel(garments: list[Garment], category: str, source: str) -> list[Garmen
     return out
 
 
+def _recolour(garments: list[Garment], colour: str) -> list[Garment]:
+    """Garment colours that contradict the shop's colour are dropped; a lone garment wears the shop's colour."""
+    if not lexicon_families(colour):
+        return garments  # a colour word the caption lexicon does not know: nothing to compare with
+    palette = {c.name: c.rgb for c in PALETTE}
+    out = []
+    for garment in garments:
+        kept = [c for c in garment.colours if agree(c.name, colour)]
+        if len(garments) == 1 and colour in palette:
+            kept = [Colour(name=colour, rgb=palette[colour], share=max([c.share for c in kept], default=1.0))]
+        out.append(garment.model_copy(update={"colours": kept}) if kept != garment.colours else garment)
+    return out
+
+
 def apply_shop(pack: EvidencePack, shop: ShopMetadata | None) -> EvidencePack:
     """A copy of `pack` in which the shop's facts replace the image votes they contradict."""
     facts = shop_facts(shop)
@@ -72,5 +89,7 @@ def apply_shop(pack: EvidencePack, shop: ShopMetadata | None) -> EvidencePack:
     garments = pack.garments
     if "category" in facts:
         garments = _relabel(list(garments), *facts["category"])
+    if "colour" in facts:
+        garments = _recolour(list(garments), facts["colour"][0])
     return pack.model_copy(update={"attributes": attributes, "garments": garments,
                                    "schema_version": pack.schema_version})
