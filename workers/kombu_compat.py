@@ -2,23 +2,29 @@
 
 The bug (kombu 5.7.0 with celery 5.7.0; the same fault test passed with celery 5.6.3 / kombu 5.6.2): when the
 Redis connection drops, Celery's consumer first collects the broken connection (`Connection.collect`), then closes
-it. If a BRPOP was pending at the drop, the channel's close inside `collect` fails part-way on the dead socket
-(reading the BRPOP reply, then deleting the remote-control mailbox's auto-delete fanout queue) *before* the
-channel is marked closed, and `collect` then detaches the transport (`transport.client = None`). The final
-`close` runs `QoS.restore_unacked`, which builds a new Redis pool from the detached transport:
-`AttributeError: 'NoneType' object has no attribute 'hostname'` in `Channel._connparams`. That is no connection
-error, so `ignore_errors` lets it through and Celery stops the worker with "Unrecoverable error" (the Redis-restart
-test in `tests/faults/test_kills.py` failed 3 runs in 5; it depends on whether a BRPOP was pending).
+it, then reconnects on a new one. `collect` detaches the transport (`transport.client = None`), and closing a
+channel detaches the channel (`channel.connection = None`). Two things then still reach the old channel:
 
-The shim: when the restore fails with an AttributeError *and* the channel's transport is detached, it logs and
-gives up the restore instead of killing the worker. Nothing is lost by that: every message this channel held
-unacknowledged is still in Redis's `unacked` hash (written at delivery, AOF-persisted); when Redis was killed the
-restore could not have reached it anyway. Our reconciler re-drives a job whose message sits there unclaimed past
-`P2P_QUEUE_WAIT_GRACE_S` (`shared/reconcile.py`), and kombu itself restores it after the visibility timeout.
+- the final `close`, if the close inside `collect` failed part-way on the dead socket before marking the channel
+  closed (it does when a BRPOP was pending: reading its reply, then deleting the remote-control mailbox's
+  auto-delete fanout queue, both raise): it runs `QoS.restore_unacked`;
+- the late acknowledgement of a task that was running through the outage (`task_acks_late`): `QoS.ack`.
 
-It changes nothing else. With the transport attached, or when kombu no longer raises (a fixed kombu), the original
-method runs unchanged and the shim never acts: it checks the behaviour, not a version string.
-`tests/system/test_kombu_compat.py` reproduces the crash on a real Redis and fails without the shim.
+Both build a new Redis pool from the detached channel, and `Channel._connparams` fails with `AttributeError:
+'NoneType' object has no attribute 'hostname'` (or `... 'client'`). That is no connection error, so neither
+`ignore_errors` nor `Message.ack_log_error` catches it, and Celery stops the worker with "Unrecoverable error"
+(the Redis-restart test in `tests/faults/test_kills.py` failed 3 runs in 5).
+
+The shim turns exactly that AttributeError, raised while the channel or its transport is detached, into a
+`redis.exceptions.ConnectionError`, the error kombu and Celery already handle for a dead broker: the close goes
+on, the ack is logged as not done ("Couldn't ack"), the consumer reconnects. Nothing is lost: every message the old
+channel held unacknowledged stays in Redis's `unacked` hash (written at delivery, AOF-persisted). A finished job's
+message comes back after the visibility timeout and is dropped as done; an unfinished one is re-driven by our
+reconciler once it has sat there unclaimed for `P2P_QUEUE_WAIT_GRACE_S` (`shared/reconcile.py`).
+
+It checks the behaviour, not a version string: with the channel attached, or once kombu no longer raises here, the
+original method runs unchanged and the shim never acts. `tests/system/test_kombu_compat.py` reproduces both
+crashes on a real Redis and fails without the shim (and says so once kombu fixes it: then delete this module).
 """
 
 from __future__ import annotations
@@ -28,43 +34,43 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+import redis
 from kombu.transport import redis as kombu_redis
 
 log = logging.getLogger(__name__)
 
-_MARK = "_p2p_survives_detached_transport"
+_MARK = "_p2p_detached_is_a_connection_error"
 
 
-def transport_detached(channel: Any) -> bool:
-    """True when the channel's transport was detached from its `kombu.Connection` (or the channel from it)."""
+def detached(channel: Any) -> bool:
+    """True when the channel was closed off its transport, or the transport off its `kombu.Connection`."""
     transport = getattr(channel, "connection", None)
     return transport is None or getattr(transport, "client", None) is None
 
 
 def _guarded(original: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(original)
-    def restore_unacked(self: Any, client: Any = None) -> Any:
+    def _connparams(self: Any, asynchronous: bool = False) -> Any:
         try:
-            return original(self, client)
-        except AttributeError:
-            if client is not None or not transport_detached(self.channel):
-                raise  # not the dead-connection close: a real bug, let it surface
-            log.warning("kombu could not restore %d unacknowledged message(s) on closing a dead broker "
-                        "connection; they stay in Redis's unacked hash and are re-driven from there",
-                        len(self._delivered))
-            self._delivered.clear()
-            return None
+            return original(self, asynchronous=asynchronous)
+        except AttributeError as exc:
+            if not detached(self):
+                raise  # not the dead-connection path: a real bug, let it surface
+            log.warning("a Redis channel was used after its broker connection was lost (%s); "
+                        "its unacknowledged messages stay in Redis's unacked hash", exc)
+            raise redis.exceptions.ConnectionError(
+                "this channel's broker connection was lost and closed") from exc
 
-    setattr(restore_unacked, _MARK, True)
-    return restore_unacked
+    setattr(_connparams, _MARK, True)
+    return _connparams
 
 
 def install() -> None:
-    """Guard `kombu.transport.redis.QoS.restore_unacked` (idempotent; once per process is enough)."""
-    qos = kombu_redis.QoS
-    if not getattr(qos.restore_unacked, _MARK, False):
-        qos.restore_unacked = _guarded(qos.restore_unacked)  # type: ignore[method-assign]
+    """Guard `kombu.transport.redis.Channel._connparams` (idempotent; once per process is enough)."""
+    channel = kombu_redis.Channel
+    if not installed():
+        channel._connparams = _guarded(channel._connparams)  # type: ignore[method-assign]
 
 
 def installed() -> bool:
-    return bool(getattr(kombu_redis.QoS.restore_unacked, _MARK, False))
+    return bool(getattr(kombu_redis.Channel._connparams, _MARK, False))
