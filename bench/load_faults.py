@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import subprocess
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -58,7 +59,7 @@ def run(state: Path, jobs: int, database_url: str, timeout_s: float) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
 
-    def worker(stage: str, name: str) -> object:
+    def worker(stage: str, name: str) -> subprocess.Popen[bytes]:
         extra = ["--stage-class", STAND_IN] if stage == "vision" else []
         return start(["worker", stage, "-n", name, "--metrics-port", "0", *extra], env, logs / f"{name}.log")
 
@@ -66,7 +67,7 @@ def run(state: Path, jobs: int, database_url: str, timeout_s: float) -> None:
         with running(start(["api", "--port", str(port)], env, logs / "api.log"), worker("vision", "v1@load"),
                      worker("language", "l1@load")) as procs:
             doomed = [worker("vision", "v-doomed@load"), worker("language", "l-doomed@load")]
-            procs.extend(doomed)  # type: ignore[arg-type]
+            procs.extend(doomed)
             wait_for(lambda: api_up(base), 120, "the API")
             job_ids: list[str] = []
             started = time.monotonic()
@@ -76,8 +77,8 @@ def run(state: Path, jobs: int, database_url: str, timeout_s: float) -> None:
                     job_ids.append(future.result())
                     if index == jobs // 3:
                         for process in doomed:
-                            kill(process)  # type: ignore[arg-type]
-                        procs.extend([worker("vision", "v2@load"), worker("language", "l2@load")])  # type: ignore
+                            kill(process)
+                        procs.extend([worker("vision", "v2@load"), worker("language", "l2@load")])
             wait_for(lambda: _all_final(database_url, job_ids), timeout_s, "every job")
             elapsed = time.monotonic() - started
             wait_for(lambda: len(receiver.deliveries) >= len(job_ids), 120, "every webhook")
