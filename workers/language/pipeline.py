@@ -21,7 +21,13 @@ from shared.settings import Settings, get_settings
 from workers.language import deterministic, grounding, hashtags, quality
 from workers.language.grounding import Evidence, GroundingReport
 from workers.language.llm_client import LLMClient, LLMOutputError, LLMReply, LLMRequestRejectedError
-from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VERSION, build_messages
+from workers.language.prompt import (
+    DEFAULT_STYLE_MODE,
+    MAX_CAPTION_CHARS,
+    OUTPUT_SCHEMA,
+    PROMPT_VERSION,
+    build_messages,
+)
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +72,13 @@ class _Candidate:
 
 class CaptionWriter:
     def __init__(self, settings: Settings | None = None, client: LLMClient | None = None, *,
-                 disabled_reason: str | None = None) -> None:
+                 disabled_reason: str | None = None, style_mode: str = DEFAULT_STYLE_MODE) -> None:
         """disabled_reason: the caller knows there is no usable LLM ("no_llm", "endpoint_unavailable"); every
-        result is then written by the deterministic writer and says why."""
+        result is then written by the deterministic writer and says why. style_mode: how the style examples
+        enter the prompt (prompt.STYLE_MODES)."""
         self.settings = settings or get_settings()
         self.disabled_reason = disabled_reason
+        self.style_mode = style_mode
         self._client = client
         self._client_lock = threading.Lock()
         self.stats = WriterStats()
@@ -95,7 +103,7 @@ class CaptionWriter:
             attempts += 1
             try:
                 reply = self.client.complete(
-                    build_messages(pack, evidence, meta), OUTPUT_SCHEMA, self._temperature(attempts)
+                    build_messages(pack, evidence, meta, self.style_mode), OUTPUT_SCHEMA, self._temperature(attempts)
                 )
             except LLMOutputError as exc:
                 log.info("attempt %d: unusable LLM answer: %s", attempts, exc)
@@ -109,7 +117,7 @@ class CaptionWriter:
                 break
             replies.append(reply)
             candidate = self._candidate(evidence, reply, limits, banned, meta)
-            if self._publishable(candidate, banned, meta):
+            if self._publishable(candidate, banned, meta, pack.style_examples):
                 self.stats.add("published_llm")
                 self.last_replies = replies
                 return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
@@ -136,8 +144,9 @@ class CaptionWriter:
         tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 
-    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None) -> bool:
-        issues = quality.problems(candidate.caption, meta)
+    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None,
+                     examples: list[str]) -> bool:
+        issues = quality.problems(candidate.caption, meta, examples)
         if issues:
             log.info("rejected (%s): %r", ", ".join(issues), candidate.caption)
             self.stats.add("rejected_quality")
