@@ -37,7 +37,7 @@ from workers.language.quality import polish, problems
         ("Charcoal, grey: charcoal jacket with black bag.", "a singular garment without an article"),
         ("Navy: a navy jacket for men.", "a bare colour list"),
         ("A navy jacket over white shirt for women.", "a singular garment without an article"),
-        ("Red dress in linen for summer days.", "a singular garment without an article"),
+        ("A red dress in linen with beige hat for summer days.", "a singular garment without an article"),
     ],
 )
 def test_given_a_flawed_caption_when_checked_then_the_flaw_is_named(caption: str, problem: str) -> None:
@@ -62,6 +62,8 @@ def test_given_a_caption_repeating_the_shop_title_when_checked_then_it_is_an_ech
         "Top it off with a beige hat: sunny days for men.",
         "Black shoes and navy trousers for men.",
         "A navy jacket in cotton, worn with black shoes, for women.",
+        "Black dress in jersey: a comfortable summer outfit.",
+        "Fitted top in soft cotton jersey for women.",
     ],
 )
 def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -> None:

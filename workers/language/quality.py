@@ -215,8 +215,9 @@ def _fabric_as_thing(words: list[str]) -> bool:
 
 _CLAUSE = re.compile(r"[:;.!?]+")
 _TOKEN = re.compile(r"[A-Za-z0-9'’-]+|[,:;.!?&]")
-# after these (or at the start of a clause) a singular garment needs its article: "with black bag" -> "with a ...";
-# a list may share its first article ("a navy jacket, white shirt and black shoes"), so commas and "and" do not count
+# after these a singular garment needs its article: "with black bag" -> "with a ...". A list may share its first
+# article ("a navy jacket, white shirt and black shoes"), and a headline may drop it, as shops' own product copy
+# does ("Black dress in jersey: ...", "Fitted top in cotton jersey."), so commas, "and" and clause starts do not count
 _NEEDS_ARTICLE_AFTER = frozenset({"with", "over", "under", "plus", "in", "into", "from", "to", "on"})
 _DETERMINERS = frozenset({"a", "an", "the", "this", "that", "our", "your", "my", "his", "her", "their", "its", "one",
                           "each", "every", "any", "another", "which"})
@@ -232,9 +233,8 @@ def _colour_heading(caption: str) -> bool:
 
 
 def _missing_article(caption: str) -> bool:
-    """'charcoal jacket with black bag': colours or fabrics and then a singular garment noun, at the start of a
-    clause or after a preposition/conjunction, with no article. Needs a describing word, so that verbs ('dress up',
-    'top it off') and compounds pass."""
+    """'charcoal jacket with black bag': after a preposition, colours or fabrics and then a singular garment noun
+    with no article. Needs a describing word, so that verbs ('dress up', 'top it off') and compounds pass."""
     tokens = [t.lower().replace("’", "'") for t in _TOKEN.findall(caption)]
     for index, token in enumerate(tokens):
         if not _is_singular_garment(token):
@@ -244,8 +244,7 @@ def _missing_article(caption: str) -> bool:
             position -= 1
         if position == index - 1:
             continue  # no describing word right before the noun
-        before = tokens[position] if position >= 0 else ":"
-        if before in _NEEDS_ARTICLE_AFTER or before in {":", ";", ".", "!", "?"}:
+        if position >= 0 and tokens[position] in _NEEDS_ARTICLE_AFTER:
             return True
     return False
 
