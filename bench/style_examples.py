@@ -8,6 +8,7 @@ product nor its colour variants are in the index. Evidence: each photo through t
 every condition captions the same pack; only `style_examples` (and the prompt built from them) change:
 - `none`:   no style examples;
 - `labels`: what the vision stage puts there (phrases made from the neighbours' labels: "beige blazer");
+- `template`: no LLM at all, the deterministic writer (for its seconds);
 - `copy`:   the shop's own descriptions of the nearest catalogue products (the pack's neighbours, train split, read
             from articles.csv), the issue's "nearest catalogue items' descriptions".
 `SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs); no mode: the
@@ -78,7 +79,7 @@ def neighbour_copy(pack: EvidencePack, copy: dict[str, str], limit: int = 3) -> 
 
 
 def with_style(pack: EvidencePack, style: str, copy: dict[str, str]) -> EvidencePack:
-    if style == "none":
+    if style in ("none", "template"):
         return pack.model_copy(update={"style_examples": []})
     if style == "labels":
         return pack
@@ -130,28 +131,33 @@ def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str,
 
 def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str], attempts: int,
         copy: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+    from workers.language import prompt
     from workers.language.local_llm import running_local_llm
     from workers.language.pipeline import CaptionWriter
-    from workers.language.prompt import DEFAULT_STYLE_MODE
+
+    default_mode = getattr(prompt, "DEFAULT_STYLE_MODE", "")  # absent before caption-v6 (--before runs)
 
     settings = get_settings().model_copy(update={"llm_max_attempts": attempts, "llm_timeout_s": 120.0})
     records: dict[str, list[dict[str, Any]]] = {style: [] for style in styles}
     with running_local_llm(settings) as local:
         writer = CaptionWriter(local)
+        template = CaptionWriter(local, disabled_reason="no_llm")  # the deterministic writer alone
         writer.write(packs[items[0].id])  # warm-up, untimed
         for index, item in enumerate(items, 1):
             for style in styles:
                 source, _, mode = style.partition(":")
                 pack = with_style(packs[item.id], source, copy)
-                writer.style_mode = mode or DEFAULT_STYLE_MODE
+                writer.style_mode = mode or default_mode
                 started = time.perf_counter()
-                result = writer.write(pack)
+                result = (template if source == "template" else writer).write(pack)
                 seconds = time.perf_counter() - started
                 output = SystemOutput(result.caption, list(result.hashtags),
                                       "fallback" if result.provenance.fallback else "llm", pack, seconds)
                 record = score_item(item, output)
-                record.update(style=style, write_seconds=seconds, copied=copied(result.caption, pack.style_examples),
-                              prompt_tokens=writer.last_replies[0].prompt_tokens if writer.last_replies else None,
+                record.update(style=style, write_seconds=seconds, prompt_version=result.provenance.prompt_version,
+                              copied=copied(result.caption, pack.style_examples),
+                              prompt_tokens=writer.last_replies[0].prompt_tokens
+                              if writer.last_replies and source != "template" else None,
                               attempts=result.provenance.attempts, style_examples=pack.style_examples)
                 records[style].append(record)
                 print(f"[{index}/{len(items)}] {style:<10} {record['writer']:<8} {seconds:5.1f}s {result.caption}",

@@ -30,7 +30,7 @@ MAX_STYLE_EXAMPLES = 3
 MAX_STYLE_PAIRS = 2
 MIN_PAIR_WORDS = 5  # label phrases ("beige blazer") would teach captions too short to publish
 STYLE_MODES = ("tone", "pairs")
-DEFAULT_STYLE_MODE = "tone"
+DEFAULT_STYLE_MODE = "pairs"
 
 # What the model must answer; servers with structured output enforce it, the strict parser checks it otherwise.
 OUTPUT_SCHEMA: dict[str, object] = {
