@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import ShopMetadata
-from workers.language.quality import polish, problems
+from workers.language.quality import capitalise, polish, problems
 
 
 @pytest.mark.parametrize(
@@ -38,6 +38,9 @@ from workers.language.quality import polish, problems
         ("Navy: a navy jacket for men.", "a bare colour list"),
         ("A navy jacket over white shirt for women.", "a singular garment without an article"),
         ("A red dress in linen with beige hat for summer days.", "a singular garment without an article"),
+        ("charcoal jacket, charcoal bag: a classic choice for the most", "a bare list of garments"),
+        ("charcoal jacket, charcoal bag: a classic choice for the most", "an unfinished sentence"),
+        ("Black trousers and white shoes: an easy look for the", "an unfinished sentence"),
     ],
 )
 def test_given_a_flawed_caption_when_checked_then_the_flaw_is_named(caption: str, problem: str) -> None:
@@ -64,6 +67,8 @@ def test_given_a_caption_repeating_the_shop_title_when_checked_then_it_is_an_ech
         "A navy jacket in cotton, worn with black shoes, for women.",
         "Black dress in jersey: a comfortable summer outfit.",
         "Fitted top in soft cotton jersey for women.",
+        "Black trousers and white shoes: an easy look for men",
+        "A navy jacket and black shoes: an easy look for men.",
     ],
 )
 def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -> None:
@@ -95,3 +100,8 @@ def test_given_a_caption_copying_a_style_example_when_checked_then_it_is_not_pub
     copied = "A grey top in soft sweatshirt fabric with a jersey-lined drawstring hood, for women."
     assert "copies a style example" in problems(copied, None, [example])
     assert problems("A grey top in soft jersey with a relaxed fit, for women.", None, [example]) == []
+
+
+def test_given_a_caption_in_lower_case_when_capitalised_then_only_its_first_letter_changes() -> None:
+    assert capitalise("charcoal jacket with a black bag: Easy.") == "Charcoal jacket with a black bag: Easy."
+    assert capitalise("") == ""

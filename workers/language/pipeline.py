@@ -28,6 +28,7 @@ from workers.language.prompt import (
     PROMPT_VERSION,
     build_messages,
 )
+from workers.language.shop_copy import ShopCopy
 
 log = logging.getLogger(__name__)
 
@@ -72,13 +73,16 @@ class _Candidate:
 
 class CaptionWriter:
     def __init__(self, settings: Settings | None = None, client: LLMClient | None = None, *,
-                 disabled_reason: str | None = None, style_mode: str = DEFAULT_STYLE_MODE) -> None:
+                 disabled_reason: str | None = None, style_mode: str = DEFAULT_STYLE_MODE,
+                 shop_copy: ShopCopy | None = None) -> None:
         """disabled_reason: the caller knows there is no usable LLM ("no_llm", "endpoint_unavailable"); every
         result is then written by the deterministic writer and says why. style_mode: how the style examples
-        enter the prompt (prompt.STYLE_MODES)."""
+        enter the prompt (prompt.STYLE_MODES). shop_copy: the shop's descriptions by product id, whose nearest
+        neighbours become the style examples; default: the copy beside the configured index, if any."""
         self.settings = settings or get_settings()
         self.disabled_reason = disabled_reason
         self.style_mode = style_mode
+        self.shop_copy = shop_copy if shop_copy is not None else ShopCopy.for_settings(self.settings)
         self._client = client
         self._client_lock = threading.Lock()
         self.stats = WriterStats()
@@ -93,6 +97,8 @@ class CaptionWriter:
             return self._client
 
     def write(self, pack: EvidencePack, meta: ShopMetadata | None = None) -> CaptionResult:
+        if self.shop_copy is not None:
+            pack = self.shop_copy.styled(pack)
         evidence = Evidence.of(pack)
         limits = hashtags.HashtagLimits.of(self.settings, meta)
         banned = list(meta.banned_words) if meta else []
@@ -140,7 +146,7 @@ class CaptionWriter:
 
     def _candidate(self, evidence: Evidence, reply: LLMReply, limits: hashtags.HashtagLimits,
                    banned: list[str], meta: ShopMetadata | None) -> _Candidate:
-        caption = quality.polish(reply.draft.caption)
+        caption = quality.capitalise(quality.polish(reply.draft.caption))
         tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 

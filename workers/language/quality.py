@@ -63,6 +63,10 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
         found.append("a/an before a plural")
     if _colour_heading(caption):
         found.append("a bare colour list")
+    if _garment_list_heading(caption):
+        found.append("a bare list of garments")
+    if _unfinished(caption):
+        found.append("an unfinished sentence")
     if _missing_article(caption):
         found.append("a singular garment without an article")
     if _SINGULAR_OF_PLURAL_ONLY & set(words):
@@ -86,6 +90,11 @@ def polish(caption: str) -> str:
         return f"{fixed} {following}"
 
     return _ARTICLE.sub(article, _PLURAL_AFTER_ARTICLE.sub(_drop_article, caption))
+
+
+def capitalise(caption: str) -> str:
+    """A published caption starts with a capital ("charcoal jacket, ..." from a small model)."""
+    return caption[:1].upper() + caption[1:]
 
 
 def _drop_article(match: re.Match[str]) -> str:
@@ -260,3 +269,33 @@ def _is_singular_garment(token: str) -> bool:
         return False
     return lemma(token) == token and token not in {"footwear", "eyewear", "headwear", "outerwear", "knitwear",
                                                    "shades", "kicks", "flats", "chinos", "joggers", "leggings"}
+
+
+# a sentence cut off by the token limit or abandoned by the model ends on one of these ("... for the most")
+_DANGLING = frozenset({"a", "an", "the", "and", "or", "but", "with", "for", "of", "to", "in", "on", "at", "by",
+                       "from", "over", "under", "into", "most", "more", "very", "so", "your", "our", "its", "their",
+                       "this", "that", "is", "are", "makes", "make"})
+
+
+def _unfinished(caption: str) -> bool:
+    """No closing punctuation after a word that cannot end a sentence."""
+    stripped = caption.rstrip()
+    words = words_of(stripped)
+    return bool(words) and stripped[-1] not in ".!?)\"'" and words[-1] in _DANGLING
+
+
+def _garment_list_heading(caption: str) -> bool:
+    """'charcoal jacket, charcoal bag: ...': before the colon, two or more bare garment phrases (colours or
+    fabrics and a garment, no article, one of them singular), a list of labels rather than a line a shop writes."""
+    if ":" not in caption:
+        return False
+    heading = caption.split(":", 1)[0]
+    parts = [part for part in re.split(r",|\band\b|&", heading.lower()) if part.strip()]
+    if len(parts) < 2:
+        return False
+    for part in parts:
+        words = words_of(part)
+        if not words or not _is_garment(words[-1]) or not all(_describes(w) for w in words[:-1]):
+            return False
+    # plural garments need no article ("Black trousers and white shoes: ..."); a bare singular one does
+    return any(_is_singular_garment(words_of(part)[-1]) for part in parts)
