@@ -177,12 +177,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", type=Path, default=Path("var/eval/hm-test.csv"))
     parser.add_argument("--items", type=int, default=36)
+    parser.add_argument("--offset", type=int, default=0, help="skip this many items first (a fresh sample)")
     parser.add_argument("--styles", default="none,copy", help="comma-separated: none, labels, copy")
     parser.add_argument("--attempts", type=int, default=get_settings().llm_max_attempts)
     parser.add_argument("--articles", type=Path, default=ARTICLES)
     parser.add_argument("--out", type=Path, default=Path("var/bench/style.json"))
     args = parser.parse_args()
-    items = [item for item in read_dataset(args.dataset) if item.reference][: args.items]
+    items = [item for item in read_dataset(args.dataset) if item.reference][args.offset : args.offset + args.items]
     packs = vision_packs(items, Path("var/bench/packs.json"))
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     load_before = os.getloadavg()

@@ -1,9 +1,10 @@
 """The fallback writer: a caption composed from the evidence alone, safe by construction.
 
 It names each detected garment once with its dominant colour and puts the outfit together the way a person would
-("a navy jacket in cotton over a white shirt with beige trousers, finished with black shoes"), then frames it with
-a line in the shop's tone. Fabric and gender are always stated when known; a shop's brand leads only when it makes
-no attribute claim of its own. Choices are picked from the image hash: the same photo always gets the same caption.
+("a navy jacket in cotton over a white shirt with beige trousers, finished with black shoes"), in a headline or a
+full sentence in the shop's tone, its verb agreeing with the outfit. Fabric and gender are always stated when known;
+a shop's brand leads only when it makes no attribute claim of its own. Choices are picked from the image hash: the
+same photo always gets the same caption.
 """
 
 from __future__ import annotations
@@ -87,8 +88,8 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
     brand = _safe_brand(meta)
     if not items:
         fabric = f" in {evidence.fabric}" if evidence.fabric else ""
-        caption = f"A fresh look{fabric}{for_whom}, ready to wear."
-        return polish(f"{brand}: {caption}" if brand else caption)
+        caption = f"a fresh look{fabric}{for_whom}, ready to wear."
+        return polish(f"{brand}: {caption}" if brand else caption[0].upper() + caption[1:])
     if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
         return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
     frames = FRAMES[tone_family(meta.tone if meta else None)]
