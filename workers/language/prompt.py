@@ -7,7 +7,9 @@ follows them. Style examples therefore come after the fixed demonstrations, in o
 - "tone":  listed in the last user turn, "for tone only";
 - "pairs": each example that names a garment becomes one more demonstration: the evidence its own words support
            ("Fitted top in cotton jersey." -> garments: shirt, fabric: cotton) and the example as the answer, so
-           a small model sees the shop's voice as the thing to imitate (bench/style_examples.py measures both).
+           a small model sees the shop's voice as the thing to imitate;
+- "phrases": the same pairs with only the description's head as the answer ("Short dress in black chiffon.").
+bench/style_examples.py measures them (workers/language/README.md).
 
 Bump PROMPT_VERSION whenever the wording, the demonstrations or the output schema change: results record it.
 """
@@ -29,7 +31,10 @@ MAX_SHOP_FIELD_CHARS = 160
 MAX_STYLE_EXAMPLES = 3
 MAX_STYLE_PAIRS = 2
 MIN_PAIR_WORDS = 5  # label phrases ("beige blazer") would teach captions too short to publish
-STYLE_MODES = ("tone", "pairs")
+STYLE_MODES = ("tone", "pairs", "phrases")
+# "phrases": a pair whose answer keeps only the description's head ("Short dress in black chiffon."), without the
+# details ("with a V-neck and narrow shoulder straps") that a small model otherwise carries over to other products
+_DETAILS = re.compile(r",?\s+(?:with|and|made from|containing|that|which)\s.*$", re.IGNORECASE)
 DEFAULT_STYLE_MODE = "pairs"
 
 # What the model must answer; servers with structured output enforce it, the strict parser checks it otherwise.
@@ -153,7 +158,7 @@ def _clean(value: str | None) -> str:
     return " ".join(value.split())[:MAX_SHOP_FIELD_CHARS]
 
 
-def style_pair(example: str) -> Demo | None:
+def style_pair(example: str, head_only: bool = False) -> Demo | None:
     """A shop description as a demonstration: its first sentence as the answer, and as evidence only what its own
     words say (garments, colours, fabric, gender), in the format of real evidence. None when it names no garment,
     is too short to imitate, or claims more than that evidence (two fabrics): a demonstration must pass the check
@@ -164,6 +169,8 @@ def style_pair(example: str) -> Demo | None:
     sentence = _clean(re.split(r"(?<=[.!?])\s", example.strip(), maxsplit=1)[0])
     if len(sentence.split()) < MIN_PAIR_WORDS:
         return None
+    if head_only:
+        sentence = _DETAILS.sub("", sentence.rstrip(".")).rstrip(" ,") + "."
     claims = text_claims(sentence)
     garments: dict[str, list[str]] = {}
     for claim in claims:
@@ -206,8 +213,9 @@ def build_messages(
     examples = [_clean(text) for text in pack.style_examples[:MAX_STYLE_EXAMPLES] if text.strip()]
     messages = [{"role": "system", "content": SYSTEM}]
     demos = list(DEMOS)
-    if style_mode == "pairs":
-        demos += [pair for pair in map(style_pair, examples) if pair is not None][:MAX_STYLE_PAIRS]
+    if style_mode in ("pairs", "phrases"):
+        pairs = (style_pair(example, head_only=style_mode == "phrases") for example in examples)
+        demos += [pair for pair in pairs if pair is not None][:MAX_STYLE_PAIRS]
     for demo in demos:
         messages.append({"role": "user", "content": "EVIDENCE\n" + demo.evidence})
         messages.append({"role": "assistant", "content": json.dumps(demo.answer)})
