@@ -41,6 +41,10 @@ from workers.language.quality import capitalise, polish, problems
         ("charcoal jacket, charcoal bag: a classic choice for the most", "a bare list of garments"),
         ("charcoal jacket, charcoal bag: a classic choice for the most", "an unfinished sentence"),
         ("Black trousers and white shoes: an easy look for the", "an unfinished sentence"),
+        ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
+         "echoes the evidence format"),
+        ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
+         "a bare list of garments"),
     ],
 )
 def test_given_a_flawed_caption_when_checked_then_the_flaw_is_named(caption: str, problem: str) -> None:

@@ -63,7 +63,9 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
         found.append("a/an before a plural")
     if _colour_heading(caption):
         found.append("a bare colour list")
-    if _garment_list_heading(caption):
+    if _PARENTHESIS.search(caption):
+        found.append("echoes the evidence format")
+    if _garment_list_heading(_PARENTHESIS.sub("", caption)):
         found.append("a bare list of garments")
     if _unfinished(caption):
         found.append("an unfinished sentence")
@@ -223,6 +225,8 @@ def _fabric_as_thing(words: list[str]) -> bool:
 
 
 _CLAUSE = re.compile(r"[:;.!?]+")
+# "jacket (from charcoal, grey, white)": the evidence lines' "label (colour, colour)" copied into the caption
+_PARENTHESIS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
 _TOKEN = re.compile(r"[A-Za-z0-9'’-]+|[,:;.!?&]")
 # after these a singular garment needs its article: "with black bag" -> "with a ...". A list may share its first
 # article ("a navy jacket, white shirt and black shoes"), and a headline may drop it, as shops' own product copy
