@@ -118,6 +118,10 @@ class Settings(BaseSettings):
     )
     llm_threads: int = Field(0, ge=0, description="CPU threads per embedded LLM slot (0: the cores / slots).")
     llm_slot_context_tokens: int = Field(2048, ge=256, description="Context (prompt + answer) of each LLM slot.")
+    style_copy_path: Path | None = Field(
+        None, description="The shop's product descriptions (JSONL id/description, or a catalogue CSV): the nearest "
+        "products' copy becomes the caption's style examples (workers/language/shop_copy.py).",
+    )
     min_attribute_coverage: float = Field(0.95, ge=0.0, le=1.0, description="Coverage a caption must reach.")
     hashtags_min: int = Field(5, ge=1, description="Fewest hashtags in a result.")
     hashtags_max: int = Field(15, ge=1, description="Most hashtags in a result.")

@@ -1,6 +1,7 @@
 """`pixels2posts eval ...`: caption quality against catalogue truth (docs/evaluation.md).
 
-- `eval captions --dataset FILE.csv [--system rag|baseline] [--deterministic] [--local-llm] [--limit N] [--json]`:
+- `eval captions --dataset FILE.csv [--system rag|baseline] [--deterministic] [--local-llm] [--limit N] [--json]
+  [--style-copy CATALOG]`:
   truth recall, contradictions, evidence coverage, open claims, hashtag coverage, lexical overlap, seconds per item.
   Without `--dataset`: the older evidence-based check (coverage of our own evidence pack: circular, kept as a guard
   regression number, not a quality number).
@@ -27,18 +28,29 @@ def evaluate() -> None:
     """Evaluate the stages."""
 
 
-def _system(name: str, deterministic: bool, local_llm: bool, settings: Any, packs: dict[Path, Any] | None) -> Any:
+def _system(name: str, deterministic: bool, local_llm: bool, settings: Any, packs: dict[Path, Any] | None,
+            shop_copy: Any = None) -> Any:
     from pixels2posts.evaluation.systems import BaselineSystem, RagSystem
 
     if name == "baseline":
         if deterministic or local_llm:
             raise click.UsageError("--deterministic and --local-llm apply to --system rag only")
         return BaselineSystem()
-    return RagSystem(settings, deterministic_only=deterministic, packs=packs)
+    return RagSystem(settings, deterministic_only=deterministic, packs=packs, shop_copy=shop_copy)
+
+
+def _shop_copy(path: Path | None, items: list[Any]) -> Any:
+    """The shop's copy for the style examples, with every evaluated item's own description left out."""
+    if path is None:
+        return None
+    from workers.language.shop_copy import ShopCopy
+
+    return ShopCopy.load(path).without([item.id for item in items], [item.reference for item in items])
 
 
 def run_dataset(dataset: Path, system_name: str, deterministic: bool, local_llm: bool, limit: int | None,
-                quiet: bool = False, packs: dict[Path, Any] | None = None) -> dict[str, Any]:
+                quiet: bool = False, packs: dict[Path, Any] | None = None,
+                style_copy: Path | None = None) -> dict[str, Any]:
     """One system over one catalogue-schema CSV: the JSON-ready report with every item's record."""
     from pixels2posts.cli.caption import llm_settings
     from pixels2posts.evaluation.captions import jsonable, report, run
@@ -46,7 +58,7 @@ def run_dataset(dataset: Path, system_name: str, deterministic: bool, local_llm:
 
     items = read_dataset(dataset)[:limit] if limit else read_dataset(dataset)
     with llm_settings(get_settings(), local_llm and not deterministic) as settings:
-        system = _system(system_name, deterministic, local_llm, settings, packs)
+        system = _system(system_name, deterministic, local_llm, settings, packs, _shop_copy(style_copy, items))
         records = run(items, system, None if quiet else lambda i, r: click.echo(
             f"[{i}/{len(items)}] {r['id']}: {r['writer']} recall {r['truth_recall']} "
             f"contradiction {r['any_contradiction']} {r['seconds']:.1f}s", err=True))
@@ -86,15 +98,20 @@ def _print_summary(result: dict[str, Any]) -> None:
 @click.option("--local-llm", is_flag=True, help="Start the embedded LLM for the evaluation.")
 @click.option("--show", type=click.IntRange(0, 1000), default=3, help="Print this many example captions.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@click.option("--style-copy", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="With --dataset: the shop's descriptions (JSONL id/description or catalogue CSV, e.g. H&M "
+                   "articles.csv) whose nearest products' copy becomes the style examples; the dataset's own "
+                   "descriptions are left out.")
 def captions(dataset: Path | None, system_name: str, deterministic: bool, limit: int | None, catalog: Path,
-             count: int, samples: bool, photos: bool, local_llm: bool, show: int, as_json: bool) -> None:
+             count: int, samples: bool, photos: bool, local_llm: bool, show: int, as_json: bool,
+             style_copy: Path | None) -> None:
     """Caption quality against catalogue truth (--dataset), or the older evidence-based check."""
     if dataset is None:
         if system_name != "rag" or deterministic:
             raise click.UsageError("--system/--deterministic need --dataset")
         _evidence_based(catalog, count, samples, photos, local_llm, show, as_json)
         return
-    result = run_dataset(dataset, system_name, deterministic, local_llm, limit, quiet=False)
+    result = run_dataset(dataset, system_name, deterministic, local_llm, limit, quiet=False, style_copy=style_copy)
     if as_json:
         click.echo(json.dumps(result))
         return

@@ -2,8 +2,8 @@
 
 This is the measuring side, kept apart from (and simpler than) any guard in the language stage: a fixed list of
 patterns, one count per match. Categories: care/performance claims (waterproof, breathable...), provenance
-(handmade, organic, sustainable, made in X), prices and money, discounts and offers, links and handles, and calls to
-action (shop now, link in bio, buy, order, DM).
+(handmade, organic, sustainable, made in X), measurements (sizes and weights), prices and money, discounts and
+offers, links and handles, and calls to action (shop now, link in bio, buy, order, DM).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ OPEN_CLAIM_PATTERNS: dict[str, str] = {
     "provenance": r"\b(hand ?made|hand-?crafted|hand-?stitched|organic|sustainabl[ey]|eco-?friendly|recycled|"
                   r"ethically|fair ?trade|vegan|vintage|limited edition|designer|luxury|premium)\b",
     "made_in": r"\bmade in (the )?[a-z]+",
+    "measurement": r"\b\d+([.,]\d+)?\s?(inch(es)?|cm|mm|centimet(er|re)s?|denier|oz|gsm|kg)\b",
     "price": r"([$€£¥]\s?\d)|(\d+([.,]\d+)?\s?(usd|eur|gbp|dollars?|euros?|pounds?)\b)|\bprice[ds]?\b|\bcheap\b|"
              r"\baffordable\b",
     "discount": r"\b(\d+\s?% off|discount(ed)?|sale|deal|offer|free shipping|promo(tion)?|coupon|bargain)\b",

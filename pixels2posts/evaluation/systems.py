@@ -10,10 +10,13 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from shared.schemas import EvidencePack
 from shared.settings import Settings
+
+if TYPE_CHECKING:
+    from workers.language.shop_copy import ShopCopy
 
 
 @dataclass(frozen=True)
@@ -36,14 +39,18 @@ class RagSystem:
     writer reuses the packs, and each item is still charged its vision seconds."""
 
     def __init__(self, settings: Settings, deterministic_only: bool = False,
-                 packs: dict[Path, tuple[EvidencePack, float]] | None = None) -> None:
+                 packs: dict[Path, tuple[EvidencePack, float]] | None = None,
+                 shop_copy: ShopCopy | None = None) -> None:
+        """shop_copy: the shop's descriptions for the style examples, with the evaluated items' own left out
+        (ShopCopy.without); None: none at all, whatever the settings name."""
         from workers.language.pipeline import CaptionWriter
+        from workers.language.shop_copy import ShopCopy
         from workers.vision.pipeline import VisionPipeline
 
         if deterministic_only:
             settings = settings.model_copy(update={"llm_max_attempts": 0})
         self.name = "rag-deterministic" if deterministic_only else "rag"
-        self._writer = CaptionWriter(settings)
+        self._writer = CaptionWriter(settings, shop_copy=shop_copy if shop_copy is not None else ShopCopy({}))
         self._vision = VisionPipeline(settings)
         self._packs = {} if packs is None else packs
 

@@ -24,3 +24,8 @@ def test_given_each_kind_of_open_claim_then_each_is_counted() -> None:
 
 def test_given_words_that_only_look_like_claims_then_they_are_not_counted() -> None:
     assert not count_open_claims("Made with a wide waistband: a priceless everyday piece in soft jersey.")
+
+
+def test_given_a_size_no_photo_shows_then_it_is_a_measurement_claim() -> None:
+    assert count_open_claims("Black trousers with a slim-fit length of 18 inches, 20 denier.")["measurement"] == 2
+    assert not count_open_claims("A 5-pocket pair of jeans for 2 days at the beach.")

@@ -24,6 +24,7 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("property", "A sustainable navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
     ("property", "A navy jacket made in Portugal, white shirt, beige trousers, black shoes, cotton, for women."),
     ("property", "Modern luxury: a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
+    ("property", "A navy jacket, white shirt and black shoes with beige trousers of 32 inches, cotton, for women."),
     ("price", "A navy jacket, white shirt, beige trousers and black shoes in cotton for women, only $49.99."),
     ("price", "A navy jacket, white shirt, beige trousers and black shoes in cotton for women for 30 euros."),
     ("discount", "90% off: a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import ShopMetadata
-from workers.language.quality import polish, problems
+from workers.language.quality import capitalise, polish, problems
 
 
 @pytest.mark.parametrize(
@@ -33,6 +33,18 @@ from workers.language.quality import polish, problems
         ("Black sunglasses for women who don't follow rules.", "negative or off-message wording"),
         ("A light orange sunglass makes a stylish outfit for women.", "a plural-only garment in the singular"),
         ("A white shirt for the weekend, a weekend of ease.", "repeats a noun"),
+        ("Charcoal, grey: charcoal jacket with black bag.", "a bare colour list"),
+        ("Charcoal, grey: charcoal jacket with black bag.", "a singular garment without an article"),
+        ("Navy: a navy jacket for men.", "a bare colour list"),
+        ("A navy jacket over white shirt for women.", "a singular garment without an article"),
+        ("A red dress in linen with beige hat for summer days.", "a singular garment without an article"),
+        ("charcoal jacket, charcoal bag: a classic choice for the most", "a bare list of garments"),
+        ("charcoal jacket, charcoal bag: a classic choice for the most", "an unfinished sentence"),
+        ("Black trousers and white shoes: an easy look for the", "an unfinished sentence"),
+        ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
+         "echoes the evidence format"),
+        ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
+         "a bare list of garments"),
     ],
 )
 def test_given_a_flawed_caption_when_checked_then_the_flaw_is_named(caption: str, problem: str) -> None:
@@ -53,6 +65,14 @@ def test_given_a_caption_repeating_the_shop_title_when_checked_then_it_is_an_ech
         "A navy jacket in cotton over a white shirt, for women.",
         "A white shirt tucked into black trousers for men.",
         "A pair of black shoes for men.",
+        "Charcoal and grey jackets with a black bag make an easy choice for women.",
+        "Top it off with a beige hat: sunny days for men.",
+        "Black shoes and navy trousers for men.",
+        "A navy jacket in cotton, worn with black shoes, for women.",
+        "Black dress in jersey: a comfortable summer outfit.",
+        "Fitted top in soft cotton jersey for women.",
+        "Black trousers and white shoes: an easy look for men",
+        "A navy jacket and black shoes: an easy look for men.",
     ],
 )
 def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -> None:
@@ -74,3 +94,18 @@ def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -
 def test_given_wrong_articles_when_polished_then_a_and_an_agree_with_the_next_sound(written: str,
                                                                                        polished: str) -> None:
     assert polish(written) == polished
+
+
+def test_given_a_caption_copying_a_style_example_when_checked_then_it_is_not_publishable() -> None:
+    """Given the shop's copy of another product as a style example, when a caption repeats six of its words in a
+    row (its details: "with a jersey-lined drawstring hood"), then it is refused; its voice alone ("top in soft
+    jersey") is not."""
+    example = "Long-sleeved top in soft sweatshirt fabric with a jersey-lined drawstring hood and kangaroo pocket."
+    copied = "A grey top in soft sweatshirt fabric with a jersey-lined drawstring hood, for women."
+    assert "copies a style example" in problems(copied, None, [example])
+    assert problems("A grey top in soft jersey with a relaxed fit, for women.", None, [example]) == []
+
+
+def test_given_a_caption_in_lower_case_when_capitalised_then_only_its_first_letter_changes() -> None:
+    assert capitalise("charcoal jacket with a black bag: Easy.") == "Charcoal jacket with a black bag: Easy."
+    assert capitalise("") == ""

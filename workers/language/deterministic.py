@@ -1,9 +1,10 @@
 """The fallback writer: a caption composed from the evidence alone, safe by construction.
 
 It names each detected garment once with its dominant colour and puts the outfit together the way a person would
-("a navy jacket in cotton over a white shirt with beige trousers, finished with black shoes"), then frames it with
-a line in the shop's tone. Fabric and gender are always stated when known; a shop's brand leads only when it makes
-no attribute claim of its own. Choices are picked from the image hash: the same photo always gets the same caption.
+("a navy jacket in cotton over a white shirt with beige trousers, finished with black shoes"), in a headline or a
+full sentence in the shop's tone, its verb agreeing with the outfit. Fabric and gender are always stated when known;
+a shop's brand leads only when it makes no attribute claim of its own. Choices are picked from the image hash: the
+same photo always gets the same caption.
 """
 
 from __future__ import annotations
@@ -24,23 +25,29 @@ ROLE: dict[str, str] = {
     "shoe": "finish", "bag": "finish", "hat": "finish", "sunglass": "finish",
 }
 
-# every frame names the outfit and the wearer ({for_whom} is " for women" or ""); tone words pick the set
+# every frame names the outfit and the wearer ({for_whom} is " for women" or ""); tone words pick the set.
+# Headlines ("Weekend mode: ...") and full sentences; {make} agrees with the outfit's head ("a jacket ... makes",
+# "black shoes make"). Only an outfit that ends its frame gets an aside (", finished with black shoes"); inside a
+# sentence the finishing pieces join the "with" list, so any 1-5 garments read as one sentence.
 FRAMES: dict[str, tuple[str, ...]] = {
     "default": (
         "Styled today{for_whom}: {outfit}.",
-        "{Outfit}: an easy choice{for_whom}.",
-        "Weekend-ready{for_whom}: {outfit}.",
+        "{Outfit} {make} an easy choice{for_whom}.",
+        "Here is an easy everyday look{for_whom}: {outfit}.",
         "On repeat{for_whom}: {outfit}.",
+        "{Outfit}{for_whom}, ready for the weekend.",
     ),
     "casual": (
         "Weekend mode{for_whom}: {outfit}.",
+        "{Outfit} {make} easy days even easier{for_whom}.",
+        "Grab and go{for_whom}: {outfit}.",
         "Easy days{for_whom}: {outfit}.",
-        "Throw on and go{for_whom}: {outfit}.",
     ),
     "elegant": (
         "Quietly polished{for_whom}: {outfit}.",
+        "{Outfit} {make} a refined choice{for_whom}.",
         "An elegant edit{for_whom}: {outfit}.",
-        "{Outfit}: refined dressing{for_whom}.",
+        "{Outfit}{for_whom}, styled with quiet polish.",
     ),
     "minimal": (
         "{Outfit}{for_whom}.",
@@ -48,19 +55,21 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "Today{for_whom}: {outfit}.",
     ),
 }
+VERBS: dict[str, tuple[str, str]] = {"make": ("makes", "make")}
 TONE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "casual": ("casual", "playful", "fun", "friendly", "relaxed", "cheerful", "laid", "youthful", "bold"),
     "elegant": ("elegant", "luxury", "luxurious", "premium", "sophisticated", "refined", "classy", "chic"),
     "minimal": ("minimal", "minimalist", "neutral", "professional", "formal", "plain", "simple", "clean", "factual"),
 }
 PLURAL: dict[str, str] = {"dress": "dresses"}
-FINISHERS = (", finished with ", " and ", ", worn with ")
+FINISHERS = (", finished with ", ", worn with ", " with ")
 
 
 @dataclass(frozen=True)
 class _Item:
     label: str
     phrase: str
+    plural: bool
 
 
 def tone_family(tone: str | None) -> str:
@@ -79,15 +88,16 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
     brand = _safe_brand(meta)
     if not items:
         fabric = f" in {evidence.fabric}" if evidence.fabric else ""
-        caption = f"A fresh look{fabric}{for_whom}, ready to wear."
-        return polish(f"{brand}: {caption}" if brand else caption)
-    outfit = _outfit(items, evidence.fabric, pick)
-    # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
-    frames = FRAMES["minimal"][:1] if brand else FRAMES[tone_family(meta.tone if meta else None)]
+        caption = f"a fresh look{fabric}{for_whom}, ready to wear."
+        return polish(f"{brand}: {caption}" if brand else caption[0].upper() + caption[1:])
+    if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
+        return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
+    frames = FRAMES[tone_family(meta.tone if meta else None)]
     frame = frames[pick % len(frames)]
-    caption = frame.format(outfit=outfit, Outfit=outfit[0].upper() + outfit[1:], for_whom=for_whom)
-    caption = caption[0].upper() + caption[1:]
-    return polish(f"{brand}: {caption}" if brand else caption)
+    outfit, plural = _outfit(items, evidence.fabric, pick, final=frame.endswith("{outfit}."))
+    verbs = {name: forms[1] if plural else forms[0] for name, forms in VERBS.items()}
+    caption = frame.format(outfit=outfit, Outfit=outfit[0].upper() + outfit[1:], for_whom=for_whom, **verbs)
+    return polish(caption[0].upper() + caption[1:])
 
 
 def garment_phrases(garments: tuple[GarmentFacts, ...]) -> list[str]:
@@ -108,33 +118,44 @@ def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
         noun = GARMENT_NOUN.get(label, label)
         if len(named) > 1:
             plural = noun if label in GARMENT_IS_PLURAL else PLURAL.get(noun, noun + "s")
-            items.append(_Item(label, f"{_join(named)} {plural}"))
+            items.append(_Item(label, f"{_join(named)} {plural}", True))
             continue
         article = "" if label in GARMENT_IS_PLURAL else "a "
-        items.append(_Item(label, f"{article}{named[0]} {noun}" if named else f"{article}{noun}"))
+        items.append(_Item(label, f"{article}{named[0]} {noun}" if named else f"{article}{noun}",
+                           label in GARMENT_IS_PLURAL))
     return items
 
 
-def _outfit(items: list[_Item], fabric: str | None, pick: int) -> str:
-    """Layers the way they are worn: outer over top, with the bottoms, finished with shoes and accessories."""
-    groups = {role: [item.phrase for item in items if ROLE.get(item.label, "finish") == role]
+def _outfit(items: list[_Item], fabric: str | None, pick: int, final: bool) -> tuple[str, bool]:
+    """Layers the way they are worn: outer over top, with the bottoms, finished with shoes and accessories; and
+    whether its head (the subject of a frame's verb) is plural. `final`: nothing follows the phrase in its
+    sentence, so the finishing pieces may come as an aside; otherwise they join the "with" list."""
+    groups = {role: [item for item in items if ROLE.get(item.label, "finish") == role]
               for role in ("outer", "top", "bottom", "finish")}
+    phrases = {role: [item.phrase for item in found] for role, found in groups.items()}
     if fabric:
         first = next(role for role in ("outer", "top", "bottom", "finish") if groups[role])
-        groups[first][0] += f" in {fabric}"
-    upper = _join(groups["outer"])
+        phrases[first][0] += f" in {fabric}"
     if groups["outer"] and groups["top"]:
-        upper += " over " + _join(groups["top"])
+        head = groups["outer"]
+        upper = _join(phrases["outer"]) + " over " + _join(phrases["top"])
     else:
-        upper = _join(groups["outer"] + groups["top"])
-    main = upper
-    if groups["bottom"]:
-        main = f"{upper} with {_join(groups['bottom'])}" if upper else _join(groups["bottom"])
-    if not groups["finish"]:
-        return main
-    if not main:
-        return _join(groups["finish"])
-    return main + FINISHERS[pick % len(FINISHERS)] + _join(groups["finish"])
+        head = groups["outer"] + groups["top"]
+        upper = _join(phrases["outer"] + phrases["top"])
+    if not upper:  # bottoms lead, else the finishing pieces alone
+        lead = "bottom" if groups["bottom"] else "finish"
+        head, upper = groups[lead], _join(phrases[lead])
+        phrases[lead] = []
+    if not final or not phrases["finish"]:
+        tail = phrases["bottom"] + phrases["finish"]
+        return (f"{upper} with {_join(tail)}" if tail else upper), _plural(head)
+    main = f"{upper} with {_join(phrases['bottom'])}" if phrases["bottom"] else upper
+    finishers = FINISHERS if not phrases["bottom"] else FINISHERS[:2]
+    return main + finishers[pick % len(finishers)] + _join(phrases["finish"]), _plural(head)
+
+
+def _plural(head: list[_Item]) -> bool:
+    return len(head) > 1 or (len(head) == 1 and head[0].plural)
 
 
 def _join(phrases: list[str]) -> str:

@@ -46,6 +46,9 @@ _ORIGIN = r"made\s+in\s+(?:the\s+)?[a-z]+|(?:italian|french|portuguese|spanish|t
           r"chinese|indian|american|german|swedish|danish|scottish|irish|peruvian)\s+(?:made|leather|wool|cotton|" \
           r"silk|linen|denim|craft\w*|tailor\w*|design\w*)"
 _AMOUNT = r"\d+(?:[.,]\d+)?"
+# sizes and weights no photo shows: "a length of 18 inches", "20 denier", "180 gsm"
+_MEASURE = rf"{_AMOUNT}\s*(?:inch(?:es)?|in\.|\"|cm|mm|m|centimet(?:er|re)s?|millimet(?:er|re)s?|met(?:er|re)s?|" \
+           r"feet|foot|ft|denier|oz|ounces?|grams?|g|kg|gsm|litres?|liters?|l)"
 _PRICE = rf"[$€£¥₹]\s*{_AMOUNT}|{_AMOUNT}\s*(?:[$€£¥₹]|usd|eur|gbp|dollars?|euros?|pounds?|bucks|sek|kr)\b|" + _words(
     "price", "prices", "priced", "pricing", "cost", "costs", "affordable", "cheap", "cheapest", "bargain", "budget",
     "free shipping", "free delivery", "free returns", "only costs", "for just", "value for money",
@@ -90,7 +93,8 @@ _BRANDS = _words(
 _PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple(
     (category, re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])", re.IGNORECASE))
     for category, pattern in (
-        ("property", _PROPERTY), ("property", _ORIGIN), ("price", _PRICE), ("discount", _DISCOUNT),
+        ("property", _PROPERTY), ("property", _ORIGIN), ("property", _MEASURE), ("price", _PRICE),
+        ("discount", _DISCOUNT),
         ("superlative", _SUPERLATIVE), ("link", _LINK), ("contact", _CONTACT), ("brand", _BRANDS),
     )
 )

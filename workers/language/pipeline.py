@@ -21,7 +21,14 @@ from shared.settings import Settings, get_settings
 from workers.language import deterministic, grounding, hashtags, quality
 from workers.language.grounding import Evidence, GroundingReport
 from workers.language.llm_client import LLMClient, LLMOutputError, LLMReply, LLMRequestRejectedError
-from workers.language.prompt import MAX_CAPTION_CHARS, OUTPUT_SCHEMA, PROMPT_VERSION, build_messages
+from workers.language.prompt import (
+    DEFAULT_STYLE_MODE,
+    MAX_CAPTION_CHARS,
+    OUTPUT_SCHEMA,
+    PROMPT_VERSION,
+    build_messages,
+)
+from workers.language.shop_copy import ShopCopy
 
 log = logging.getLogger(__name__)
 
@@ -66,11 +73,16 @@ class _Candidate:
 
 class CaptionWriter:
     def __init__(self, settings: Settings | None = None, client: LLMClient | None = None, *,
-                 disabled_reason: str | None = None) -> None:
+                 disabled_reason: str | None = None, style_mode: str = DEFAULT_STYLE_MODE,
+                 shop_copy: ShopCopy | None = None) -> None:
         """disabled_reason: the caller knows there is no usable LLM ("no_llm", "endpoint_unavailable"); every
-        result is then written by the deterministic writer and says why."""
+        result is then written by the deterministic writer and says why. style_mode: how the style examples
+        enter the prompt (prompt.STYLE_MODES). shop_copy: the shop's descriptions by product id, whose nearest
+        neighbours become the style examples; default: the copy beside the configured index, if any."""
         self.settings = settings or get_settings()
         self.disabled_reason = disabled_reason
+        self.style_mode = style_mode
+        self.shop_copy = shop_copy if shop_copy is not None else ShopCopy.for_settings(self.settings)
         self._client = client
         self._client_lock = threading.Lock()
         self.stats = WriterStats()
@@ -85,6 +97,8 @@ class CaptionWriter:
             return self._client
 
     def write(self, pack: EvidencePack, meta: ShopMetadata | None = None) -> CaptionResult:
+        if self.shop_copy is not None:
+            pack = self.shop_copy.styled(pack)
         evidence = Evidence.of(pack)
         limits = hashtags.HashtagLimits.of(self.settings, meta)
         banned = list(meta.banned_words) if meta else []
@@ -95,7 +109,7 @@ class CaptionWriter:
             attempts += 1
             try:
                 reply = self.client.complete(
-                    build_messages(pack, evidence, meta), OUTPUT_SCHEMA, self._temperature(attempts)
+                    build_messages(pack, evidence, meta, self.style_mode), OUTPUT_SCHEMA, self._temperature(attempts)
                 )
             except LLMOutputError as exc:
                 log.info("attempt %d: unusable LLM answer: %s", attempts, exc)
@@ -109,7 +123,7 @@ class CaptionWriter:
                 break
             replies.append(reply)
             candidate = self._candidate(evidence, reply, limits, banned, meta)
-            if self._publishable(candidate, banned, meta):
+            if self._publishable(candidate, banned, meta, pack.style_examples):
                 self.stats.add("published_llm")
                 self.last_replies = replies
                 return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
@@ -132,12 +146,13 @@ class CaptionWriter:
 
     def _candidate(self, evidence: Evidence, reply: LLMReply, limits: hashtags.HashtagLimits,
                    banned: list[str], meta: ShopMetadata | None) -> _Candidate:
-        caption = quality.polish(reply.draft.caption)
+        caption = quality.capitalise(quality.polish(reply.draft.caption))
         tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 
-    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None) -> bool:
-        issues = quality.problems(candidate.caption, meta)
+    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None,
+                     examples: list[str]) -> bool:
+        issues = quality.problems(candidate.caption, meta, examples)
         if issues:
             log.info("rejected (%s): %r", ", ".join(issues), candidate.caption)
             self.stats.add("rejected_quality")

@@ -1,18 +1,22 @@
 """Cheap checks that keep grounded-but-unpublishable LLM text out: prompt echoes, injected links, copied demos,
 and the garbled phrasing a small model produces ("black trousers and a denim", "white shirt, a white shirt",
-"a jacket in a bag", "a black trousers", "a look ... a look"); `polish` repairs a/an agreement."""
+"a jacket in a bag", "a black trousers", "a look ... a look", "Charcoal, grey: charcoal jacket with black bag");
+`polish` repairs a/an agreement."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from shared.schemas import ShopMetadata
 from workers.language.prompt import DEMOS, SYSTEM
-from workers.language.vocabulary import COLOUR_QUALIFIERS, TONE_WORDS, senses, words_of
+from workers.language.vocabulary import COLOUR_QUALIFIERS, TONE_WORDS, lemma, senses, words_of
 
 ECHO_NGRAM = 5
 # a demonstration's turn of phrase may be reused ("an easy look for women"); a near-verbatim copy may not
 DEMO_COPY_NGRAM = 8
+# a style example is another product's description (about 10-20 words): six of its words in a row carry its details
+STYLE_COPY_NGRAM = 6
 MIN_WORDS = 4
 _LINK = re.compile(r"https?://|www\.|\.com\b|@\w", re.IGNORECASE)
 _ARTICLES = frozenset({"a", "an", "one"})
@@ -27,8 +31,9 @@ _SYSTEM_NGRAMS = _ngrams(SYSTEM, ECHO_NGRAM)
 _DEMO_NGRAMS = set().union(*(_ngrams(str(demo.answer["caption"]), DEMO_COPY_NGRAM) for demo in DEMOS))
 
 
-def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
-    """Why this caption should not be published, beyond grounding; empty when it may be."""
+def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[str] = ()) -> list[str]:
+    """Why this caption should not be published, beyond grounding; empty when it may be. A style example is
+    another product's copy: its voice may be reused, a near-verbatim sentence of it (its details) may not."""
     found = []
     if _LINK.search(caption):
         found.append("link or handle")
@@ -37,8 +42,12 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("echoes the instructions")
     if meta is not None and meta.title and ngrams & _ngrams(meta.title, ECHO_NGRAM):
         found.append("echoes the shop title")
-    if _ngrams(caption, DEMO_COPY_NGRAM) & _DEMO_NGRAMS:
+    copy_ngrams = _ngrams(caption, DEMO_COPY_NGRAM)
+    if copy_ngrams & _DEMO_NGRAMS:
         found.append("copies a demonstration")
+    style_ngrams = _ngrams(caption, STYLE_COPY_NGRAM)
+    if any(style_ngrams & _ngrams(example, STYLE_COPY_NGRAM) for example in style_examples):
+        found.append("copies a style example")
     words = words_of(caption)
     if len(words) < MIN_WORDS:
         found.append("too short")
@@ -52,6 +61,16 @@ def problems(caption: str, meta: ShopMetadata | None) -> list[str]:
         found.append("repeats a noun")
     if _article_before_plural(words):
         found.append("a/an before a plural")
+    if _colour_heading(caption):
+        found.append("a bare colour list")
+    if _PARENTHESIS.search(caption):
+        found.append("echoes the evidence format")
+    if _garment_list_heading(_PARENTHESIS.sub("", caption)):
+        found.append("a bare list of garments")
+    if _unfinished(caption):
+        found.append("an unfinished sentence")
+    if _missing_article(caption):
+        found.append("a singular garment without an article")
     if _SINGULAR_OF_PLURAL_ONLY & set(words):
         found.append("a plural-only garment in the singular")
     if _OFF_MESSAGE & set(words) or "n't" in caption.lower().replace("’", "'"):
@@ -73,6 +92,11 @@ def polish(caption: str) -> str:
         return f"{fixed} {following}"
 
     return _ARTICLE.sub(article, _PLURAL_AFTER_ARTICLE.sub(_drop_article, caption))
+
+
+def capitalise(caption: str) -> str:
+    """A published caption starts with a capital ("charcoal jacket, ..." from a small model)."""
+    return caption[:1].upper() + caption[1:]
 
 
 def _drop_article(match: re.Match[str]) -> str:
@@ -198,3 +222,84 @@ def _fabric_as_thing(words: list[str]) -> bool:
             if not any(s.kind == "garment" for s in following):
                 return True
     return False
+
+
+_CLAUSE = re.compile(r"[:;.!?]+")
+# "jacket (from charcoal, grey, white)": the evidence lines' "label (colour, colour)" copied into the caption
+_PARENTHESIS = re.compile(r"\([^)]*\)|\[[^\]]*\]")
+_TOKEN = re.compile(r"[A-Za-z0-9'’-]+|[,:;.!?&]")
+# after these a singular garment needs its article: "with black bag" -> "with a ...". A list may share its first
+# article ("a navy jacket, white shirt and black shoes"), and a headline may drop it, as shops' own product copy
+# does ("Black dress in jersey: ...", "Fitted top in cotton jersey."), so commas, "and" and clause starts do not count
+_NEEDS_ARTICLE_AFTER = frozenset({"with", "over", "under", "plus", "in", "into", "from", "to", "on"})
+_DETERMINERS = frozenset({"a", "an", "the", "this", "that", "our", "your", "my", "his", "her", "their", "its", "one",
+                          "each", "every", "any", "another", "which"})
+
+
+def _colour_heading(caption: str) -> bool:
+    """'Charcoal, grey: ...': a clause made of colour words alone, naming no garment."""
+    for clause in _CLAUSE.split(caption):
+        words = [w for w in words_of(clause) if w not in {"and", "or", "in"}]
+        if words and all(_is_colour(w) or w in TONE_WORDS or w in COLOUR_QUALIFIERS for w in words):
+            return True
+    return False
+
+
+def _missing_article(caption: str) -> bool:
+    """'charcoal jacket with black bag': after a preposition, colours or fabrics and then a singular garment noun
+    with no article. Needs a describing word, so that verbs ('dress up', 'top it off') and compounds pass."""
+    tokens = [t.lower().replace("’", "'") for t in _TOKEN.findall(caption)]
+    for index, token in enumerate(tokens):
+        if not _is_singular_garment(token):
+            continue
+        position = index - 1
+        while position >= 0 and tokens[position] not in _DETERMINERS and _describes(_plain(tokens[position])):
+            position -= 1
+        if position == index - 1:
+            continue  # no describing word right before the noun
+        if position >= 0 and tokens[position] in _NEEDS_ARTICLE_AFTER:
+            return True
+    return False
+
+
+def _plain(token: str) -> str:
+    words = words_of(token)
+    return words[0] if words else ""
+
+
+def _is_singular_garment(token: str) -> bool:
+    """A garment noun in the singular form of a countable garment ('bag', 'dress'; not 'shoes', 'jeans')."""
+    if not _is_garment(token) or token in _PLURAL_GARMENT_WORDS or token in _SINGULAR_OF_PLURAL_ONLY:
+        return False
+    return lemma(token) == token and token not in {"footwear", "eyewear", "headwear", "outerwear", "knitwear",
+                                                   "shades", "kicks", "flats", "chinos", "joggers", "leggings"}
+
+
+# a sentence cut off by the token limit or abandoned by the model ends on one of these ("... for the most")
+_DANGLING = frozenset({"a", "an", "the", "and", "or", "but", "with", "for", "of", "to", "in", "on", "at", "by",
+                       "from", "over", "under", "into", "most", "more", "very", "so", "your", "our", "its", "their",
+                       "this", "that", "is", "are", "makes", "make"})
+
+
+def _unfinished(caption: str) -> bool:
+    """No closing punctuation after a word that cannot end a sentence."""
+    stripped = caption.rstrip()
+    words = words_of(stripped)
+    return bool(words) and stripped[-1] not in ".!?)\"'" and words[-1] in _DANGLING
+
+
+def _garment_list_heading(caption: str) -> bool:
+    """'charcoal jacket, charcoal bag: ...': before the colon, two or more bare garment phrases (colours or
+    fabrics and a garment, no article, one of them singular), a list of labels rather than a line a shop writes."""
+    if ":" not in caption:
+        return False
+    heading = caption.split(":", 1)[0]
+    parts = [part for part in re.split(r",|\band\b|&", heading.lower()) if part.strip()]
+    if len(parts) < 2:
+        return False
+    for part in parts:
+        words = words_of(part)
+        if not words or not _is_garment(words[-1]) or not all(_describes(w) for w in words[:-1]):
+            return False
+    # plural garments need no article ("Black trousers and white shoes: ..."); a bare singular one does
+    return any(_is_singular_garment(words_of(part)[-1]) for part in parts)
