@@ -28,8 +28,8 @@ from producer.auth import key_digest
 from shared.ports import free_port
 from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.conftest import SAMPLE_PHOTOS
-from tests.language import fake_openai
-from tests.system.helpers import Reply, http_server, jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import Reply, http_server, jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,7 +37,7 @@ JOBS = 50
 KEY = "e2e-key"
 FLOWER_AUTH = ("ops", "flower-pw")
 SECRET = "e2e-webhook-secret"
-STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
+STAND_IN = "tests.support.stand_in_vision:MeanColourPipeline"
 REAL = "workers.vision.pipeline:VisionPipeline"
 
 

@@ -15,7 +15,7 @@ from shared.webhooks import (
     sign,
     verify_signature,
 )
-from tests.system.helpers import Reply, http_server
+from tests.support.helpers import Reply, http_server
 
 SECRET = "s3cret"
 PAYLOAD = {"job_id": "abc", "status": "succeeded", "result": {"caption": "A red dress."}}

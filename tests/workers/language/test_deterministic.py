@@ -9,12 +9,11 @@ import pytest
 from shared.palette import COLOUR_NAMES
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.vocab import FABRICS, GARMENT_LABELS, GENDERS
+from tests.support.packs import RGB, make_pack
 from workers.language import open_claims
 from workers.language.deterministic import FRAMES, tone_family, write_caption
 from workers.language.grounding import Evidence, check
 from workers.language.quality import problems
-
-from .conftest import RGB, make_pack
 
 
 def test_given_200_random_packs_when_written_then_every_caption_covers_all_and_claims_nothing_else() -> None:

@@ -16,7 +16,7 @@ from producer.api import create_app
 from producer.auth import key_digest
 from shared.ports import free_port
 from shared.settings import Settings
-from tests.system.helpers import Reply, http_server, jpeg_bytes
+from tests.support.helpers import Reply, http_server, jpeg_bytes
 
 KEY = "sdk-key"
 

@@ -6,11 +6,10 @@ import re
 
 from shared.schemas import EvidencePack, ShopMetadata
 from shared.settings import Settings
+from tests.support.packs import make_pack
 from workers.language.grounding import Evidence, check
 from workers.language.harrison import load_table, popular_fashion_tags
 from workers.language.hashtags import HashtagLimits, compose, normalise
-
-from .conftest import make_pack
 
 TAG = re.compile(r"^#[A-Za-z0-9]+$")
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import EvidencePack
+from tests.support.packs import make_pack
 from workers.language.claims import hashtag_claims, split_hashtag, text_claims
 from workers.language.grounding import Evidence, check, hashtag_is_grounded
-
-from .conftest import make_pack
 
 
 @pytest.mark.parametrize(

@@ -15,7 +15,7 @@ from pixels2posts.evaluation.dataset import EvalItem, hm_test_rows, write_csv
 from pixels2posts.evaluation.systems import SystemOutput
 from pixels2posts.evaluation.truth import truth_of
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class HandWritten:

@@ -10,7 +10,7 @@ import pytest
 from producer.fetch import check_address, fetch_image
 from shared.errors import FetchError, ForbiddenURLError, ImageTooLargeError
 from shared.settings import Settings
-from tests.system.helpers import Reply, http_server, jpeg_bytes
+from tests.support.helpers import Reply, http_server, jpeg_bytes
 
 JPEG = jpeg_bytes(1)
 

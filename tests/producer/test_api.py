@@ -14,7 +14,7 @@ from producer.api import create_app
 from producer.auth import key_digest
 from shared.settings import Settings
 from shared.store import JobStore
-from tests.system.helpers import Reply, http_server, jpeg_bytes
+from tests.support.helpers import Reply, http_server, jpeg_bytes
 
 KEY = "test-key-123"
 

@@ -8,11 +8,10 @@ import pytest
 
 from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings
+from tests.support.fake_openai import ECHO_TITLE, MALFORMED, FakeOpenAI, answer, status
 from workers.language.llm_client import LLMClient
 from workers.language.pipeline import DETERMINISTIC, CaptionWriter
 from workers.language.prompt import PROMPT_VERSION
-
-from .fake_openai import ECHO_TITLE, MALFORMED, FakeOpenAI, answer, status
 
 GOOD = ("A navy jacket over a white shirt, beige trousers and black shoes: easy cotton tailoring for women.",
         ["#navyjacket", "#ootd", "#RedDress"])
@@ -115,7 +114,7 @@ def test_given_banned_words_when_the_llm_uses_one_then_it_is_regenerated(
 def test_given_many_threads_when_writing_concurrently_then_every_result_is_for_its_own_pack(
     fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack
 ) -> None:
-    from .conftest import make_pack
+    from tests.support.packs import make_pack
 
     packs = [make_pack([("dress", [colour])], seed=colour) for colour in ("red", "black", "pink", "grey")] * 3
     fake_llm.responder = lambda body: answer(
@@ -153,7 +152,7 @@ def test_given_no_llm_when_written_then_provenance_says_templates_and_why(
 def test_given_a_wrong_article_when_published_then_it_is_repaired(
     fake_llm: FakeOpenAI, fake_settings: Settings
 ) -> None:
-    from .conftest import make_pack
+    from tests.support.packs import make_pack
 
     fake_llm.default = answer("A olive jacket for men who like an easy weekend.")
     result = _writer(fake_settings).write(make_pack([("jacket", ["olive"])], gender="men"))

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 
 from shared.schemas import EvidencePack, ShopMetadata
+from tests.support.packs import make_pack
 from workers.language.grounding import Evidence, check
 from workers.language.prompt import DEMOS, PROMPT_VERSION, build_messages, evidence_lines
-
-from .conftest import make_pack
 
 
 def test_given_unknown_fabric_and_gender_when_the_prompt_is_built_then_they_are_omitted() -> None:

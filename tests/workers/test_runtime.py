@@ -9,10 +9,10 @@ import pytest
 
 from shared.errors import ConfigError
 from shared.settings import Settings
-from tests.system.stand_in_vision import MeanColourPipeline
+from tests.support.stand_in_vision import MeanColourPipeline
 from workers import runtime
 
-STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
+STAND_IN = "tests.support.stand_in_vision:MeanColourPipeline"
 
 
 @pytest.fixture()
@@ -50,8 +50,8 @@ def test_given_a_stage_class_whose_dependency_is_missing_then_the_error_names_th
 
 
 @pytest.mark.parametrize("path, problem", [
-    ("tests.system.stand_in_vision:NoSuchClass", "has no 'NoSuchClass'"),
-    ("tests.system.stand_in_vision", "module:Class"),
+    ("tests.support.stand_in_vision:NoSuchClass", "has no 'NoSuchClass'"),
+    ("tests.support.stand_in_vision", "module:Class"),
 ])
 def test_given_a_badly_named_stage_class_then_the_error_says_which_part_is_wrong(path: str, problem: str) -> None:
     with pytest.raises(ConfigError, match=problem):

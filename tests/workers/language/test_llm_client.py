@@ -8,11 +8,10 @@ import pytest
 
 from shared.errors import LLMUnavailableError
 from shared.settings import Settings
+from tests.support import fake_openai
+from tests.support.fake_openai import MALFORMED, REFUSE_JSON_SCHEMA, STALL, FakeOpenAI, answer, status
 from workers.language.llm_client import LLMClient, LLMOutputError, LLMRequestRejectedError, parse_draft
 from workers.language.prompt import OUTPUT_SCHEMA
-
-from . import fake_openai
-from .fake_openai import MALFORMED, REFUSE_JSON_SCHEMA, STALL, FakeOpenAI, answer, status
 
 MESSAGES = [{"role": "user", "content": "EVIDENCE\ngarments: jacket (navy)"}]
 

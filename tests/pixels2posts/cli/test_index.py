@@ -62,7 +62,7 @@ def test_unreadable_product_images_are_skipped_and_reported(tmp_path: Path, hm_i
 def test_bundled_demo_index_holds_train_products_only() -> None:
     from pixels2posts.catalog.reader import split_of
 
-    index = ProductIndex(Path(__file__).resolve().parents[2] / "models/index")
+    index = ProductIndex(Path(__file__).resolve().parents[3] / "models/index")
     assert "split=train" in index.manifest["source"]
     assert index.manifest["clip_version"] == ClipEmbedder().version
     assert all(split_of(index.item(r)["group"]) == "train" for r in range(0, index.count, 97))

@@ -11,8 +11,7 @@ from pathlib import Path
 from pixels2posts.evaluation.language_only import hm_packs, split_of
 from shared.ports import free_port
 from shared.schemas import CaptionResult, EvidencePack
-
-from .fake_openai import FakeOpenAI, answer
+from tests.support.fake_openai import FakeOpenAI, answer
 
 
 def _run(args: list[str], llm_url: str) -> subprocess.CompletedProcess[str]:

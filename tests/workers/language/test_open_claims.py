@@ -7,13 +7,12 @@ import pytest
 
 from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings
+from tests.support.fake_openai import FakeOpenAI, answer
+from tests.support.packs import make_pack
 from workers.language import open_claims
 from workers.language.grounding import Evidence, check, hashtag_is_grounded
 from workers.language.llm_client import LLMClient
 from workers.language.pipeline import CaptionWriter
-
-from .conftest import make_pack
-from .fake_openai import FakeOpenAI, answer
 
 GOOD = "A navy jacket over a white shirt, beige trousers and black shoes: easy cotton tailoring for women."
 

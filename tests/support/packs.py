@@ -1,15 +1,10 @@
-"""Fixtures of the language-stage tests: hand-built evidence packs and a real fake OpenAI-compatible server."""
+"""Hand-built evidence packs, as the vision stage would send them (the language-stage and CLI tests)."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
-
-import pytest
 
 from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment, ImageInfo
-from shared.settings import Settings
-from tests.language import fake_openai
 
 RGB = {
     "navy": (20, 30, 80), "white": (245, 245, 245), "black": (10, 10, 10), "beige": (210, 190, 160),
@@ -46,38 +41,4 @@ def make_pack(
             fabric=Attribute(value=fabric, confidence=0.8 if fabric else 0.2),
         ),
         style_examples=style_examples or [],
-    )
-
-
-@pytest.fixture()
-def office_pack() -> EvidencePack:
-    """A navy jacket over a white shirt, beige trousers and black shoes; cotton; women."""
-    return make_pack(
-        [("jacket", ["navy", "white"]), ("shirt", ["white"]), ("pants", ["beige"]), ("shoe", ["black"])],
-        fabric="cotton",
-        gender="women",
-        style_examples=["Relaxed-fit jacket in soft cotton twill with notch lapels."],
-    )
-
-
-@pytest.fixture()
-def fake_llm() -> Iterator[fake_openai.FakeOpenAI]:
-    """A fresh fake endpoint per test (its own port, so no learned endpoint state leaks between tests)."""
-    state, server = fake_openai.start()
-    try:
-        yield state
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
-@pytest.fixture()
-def fake_settings(fake_llm: fake_openai.FakeOpenAI) -> Settings:
-    return Settings(
-        llm_base_url=fake_llm.url,
-        llm_model="fake-model",
-        llm_timeout_s=1.0,
-        llm_max_retries=2,
-        llm_max_attempts=3,
-        llm_rate_limit_per_s=1000.0,
     )
