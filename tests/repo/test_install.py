@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.processes import stop_processes
 from tests.conftest import REPO_ROOT, SAMPLE_PHOTOS
 
 pytestmark = pytest.mark.slow
@@ -118,12 +119,7 @@ def worker_log(installed: Path, tmp_path: Path, redis_url: str) -> Iterator[list
         yield lines
         assert worker.poll() is None, "".join(lines)[-3000:]
     finally:
-        worker.terminate()
-        try:
-            worker.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
+        stop_processes([worker], grace_s=60)
 
 
 def test_given_the_wheel_then_a_vision_worker_loads_the_bundled_models_and_gets_ready(worker_log: list[str]) -> None:

@@ -26,6 +26,7 @@ from PIL import Image
 from producer import Client
 from producer.auth import key_digest
 from shared.ports import free_port
+from shared.processes import stop_processes
 from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.conftest import SAMPLE_PHOTOS
 from tests.support import fake_openai
@@ -132,14 +133,7 @@ def stack(
                    "both workers in Flower", running)
         yield running
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=45)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(processes.values(), grace_s=45)
 
 
 def flower_workers(stack: Stack) -> dict[str, Any]:
