@@ -4,6 +4,8 @@ language stage's evidence pack and fake LLM endpoint. Fixtures one folder uses l
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import os
 import shutil
 import uuid
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from pixels2posts.catalog.reader import CatalogItem, read_hm_articles
+from pixels2posts.catalog.reader import CatalogItem
 from pixels2posts.services import start_redis, stop_redis
 from shared.ports import free_port
 from shared.schemas import EvidencePack
@@ -30,6 +32,14 @@ SHARED_DATA = (REPO_ROOT.parent / "shared").resolve()
 # committed CC0 photos (tests/data/clothing-photos/README.md): model and end-to-end tests run without ../shared
 SAMPLE_PHOTOS = REPO_ROOT / "tests" / "data" / "clothing-photos" / "images"
 MODEL = REPO_ROOT / "models" / "detector" / "garments-yolov8n.onnx"
+
+
+def ultralytics_assets() -> Path:
+    """The sample photos Ultralytics ships (train extra), located without importing it (importing ultralytics
+    patches PIL's image opening process-wide)."""
+    spec = importlib.util.find_spec("ultralytics")
+    assert spec is not None and spec.submodule_search_locations, "ultralytics (train extra) provides two photos"
+    return Path(next(iter(spec.submodule_search_locations))) / "assets"
 
 
 @pytest.fixture(scope="session")
@@ -130,13 +140,18 @@ def test_subset(shared_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> P
 
 
 @pytest.fixture(scope="session")
-def hm_items(shared_dir: Path) -> list[CatalogItem]:
-    """Eight catalogue products of different kinds (women/men/kids; several fabrics)."""
-    items = read_hm_articles(shared_dir / "data/hm-catalog")
-    picked: list[CatalogItem] = []
-    for gender in ("women", "men", "kids"):
-        picked += [i for i in items if i.gender == gender and i.fabric][:3 if gender != "kids" else 2]
-    return picked
+def catalogue_items() -> list[CatalogItem]:
+    """Eight products of a made-up catalogue over the committed CC0 photos, one label each. The index and embedder
+    tests need real pictures, not truth: the genders (3 women, 3 men, 2 kids) are the catalogue's say, as a shop's."""
+    with (SAMPLE_PHOTOS.parent / "images.csv").open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    first_of_label: dict[str, dict[str, str]] = {}
+    for row in rows:
+        first_of_label.setdefault(row["label"], row)
+    genders = ["women"] * 3 + ["men"] * 3 + ["kids"] * 2
+    picked = list(first_of_label.values())[:8]
+    return [CatalogItem(id=row["image"], image=str(SAMPLE_PHOTOS / f"{row['image']}.jpg"), title=row["label"],
+                        gender=gender, group=row["sender_id"]) for row, gender in zip(picked, genders, strict=True)]
 
 
 @pytest.fixture()

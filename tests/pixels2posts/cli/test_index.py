@@ -23,33 +23,33 @@ def _jsonl(path: Path, items: list[CatalogItem]) -> Path:
 
 
 def test_given_a_generic_catalogue_when_built_and_extended_then_products_find_themselves(
-        tmp_path: Path, hm_items: list[CatalogItem]) -> None:
+        tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
     runner = CliRunner()
     folder = tmp_path / "index"
-    first, rest = hm_items[:6], hm_items[6:]
+    first, rest = catalogue_items[:6], catalogue_items[6:]
     built = runner.invoke(cli, ["index", "build", str(_jsonl(tmp_path / "a.jsonl", first)), "--out", str(folder)])
     assert built.exit_code == 0, built.output
     assert "built" in built.output and "6 products" in built.output
 
     added = runner.invoke(cli, ["index", "add", str(_jsonl(tmp_path / "b.jsonl", rest)), "--index-dir", str(folder)])
     assert added.exit_code == 0, added.output
-    assert f"{len(hm_items)} in all" in added.output
+    assert f"{len(catalogue_items)} in all" in added.output
 
     info = runner.invoke(cli, ["index", "info", "--index-dir", str(folder), "--json"])
     report = json.loads(info.output)
-    assert report["manifest"]["count"] == len(hm_items)
+    assert report["manifest"]["count"] == len(catalogue_items)
     assert report["manifest"]["clip_version"] == ClipEmbedder().version
     assert dict(report["labels"]["gender"]) == {"women": 3, "men": 3, "kids": 2}
 
     index = ProductIndex(folder)
-    vectors = ClipEmbedder().embed_images([load_image(i.image).rgb for i in hm_items])
+    vectors = ClipEmbedder().embed_images([load_image(i.image).rgb for i in catalogue_items])
     scores, rows = index.search(vectors, 1)
-    assert [index.item(int(r))["id"] for r in rows[:, 0]] == [i.id for i in hm_items]
+    assert [index.item(int(r))["id"] for r in rows[:, 0]] == [i.id for i in catalogue_items]
     assert np.allclose(scores[:, 0], 1.0, atol=1e-4)
 
 
-def test_unreadable_product_images_are_skipped_and_reported(tmp_path: Path, hm_items: list[CatalogItem]) -> None:
-    catalogue = _jsonl(tmp_path / "c.jsonl", hm_items[:2])
+def test_unreadable_product_images_are_skipped_and_reported(tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
+    catalogue = _jsonl(tmp_path / "c.jsonl", catalogue_items[:2])
     (tmp_path / "broken.jpg").write_bytes(b"not an image")
     with catalogue.open("a") as handle:
         handle.write(json.dumps({"id": "broken", "image": "broken.jpg"}) + "\n")

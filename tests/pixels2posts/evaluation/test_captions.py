@@ -14,6 +14,7 @@ from pixels2posts.evaluation.captions import report, run
 from pixels2posts.evaluation.dataset import EvalItem, hm_test_rows, write_csv
 from pixels2posts.evaluation.systems import SystemOutput
 from pixels2posts.evaluation.truth import truth_of
+from tests.conftest import SAMPLE_PHOTOS
 
 REPO = Path(__file__).resolve().parents[3]
 
@@ -92,9 +93,9 @@ def test_given_a_broken_dataset_then_the_command_fails_with_a_clear_error(tmp_pa
 
 
 @pytest.mark.slow
-def test_given_a_photo_when_captioned_with_the_baseline_system_then_a_description_comes_back(shared_dir: Path) -> None:
-    row = hm_test_rows(shared_dir / "data" / "hm-catalog")[0]
-    done = _cli(["caption", "--system", "baseline", "--json", row["image"]])
+def test_given_a_photo_when_captioned_with_the_baseline_system_then_a_description_comes_back() -> None:
+    photo = sorted(SAMPLE_PHOTOS.glob("*.jpg"))[0]  # committed CC0
+    done = _cli(["caption", "--system", "baseline", "--json", str(photo)])
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert result["system"] == "baseline" and len(result["caption"].split()) >= 4

@@ -3,13 +3,12 @@ CC0 clothing photos). The bundled detector, catalogue items and test-split image
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
 
 from shared.settings import Settings
-from tests.conftest import SAMPLE_PHOTOS
+from tests.conftest import SAMPLE_PHOTOS, ultralytics_assets
 
 
 @pytest.fixture()
@@ -21,19 +20,12 @@ def cpu_settings() -> Settings:
 def photos() -> list[Path]:
     """Ultralytics' bus.jpg (portrait) and zidane.jpg (landscape), people in street clothes, then the 24 committed
     CC0 clothing photos: real pictures on any machine with the train extra, no ../shared needed."""
-    # located without importing ultralytics (importing it patches PIL's image opening)
-    spec = importlib.util.find_spec("ultralytics")
-    assert spec is not None and spec.submodule_search_locations, "ultralytics (train extra) provides two photos"
-    assets = Path(next(iter(spec.submodule_search_locations))) / "assets"
+    assets = ultralytics_assets()
     return [assets / "bus.jpg", assets / "zidane.jpg", *sorted(SAMPLE_PHOTOS.glob("*.jpg"))]
 
 
 @pytest.fixture(scope="session")
 def sample_photos() -> dict[str, Path]:
-    import importlib.util
-
-    # locate the package without importing it (importing ultralytics patches PIL's image opening)
-    spec = importlib.util.find_spec("ultralytics")
-    assert spec is not None and spec.submodule_search_locations, "ultralytics (train extra) provides the photos"
-    assets = Path(next(iter(spec.submodule_search_locations))) / "assets"
+    """Ultralytics' two photos by name."""
+    assets = ultralytics_assets()
     return {"bus": assets / "bus.jpg", "zidane": assets / "zidane.jpg"}

@@ -30,8 +30,8 @@ def test_bundled_tower_declares_how_it_wants_its_input(embedder: ClipEmbedder) -
 
 
 def test_batched_embeddings_equal_one_by_one_and_are_unit_vectors(embedder: ClipEmbedder,
-                                                                  hm_items: list[CatalogItem]) -> None:
-    crops = [load_image(item.image).rgb for item in hm_items]
+                                                                  catalogue_items: list[CatalogItem]) -> None:
+    crops = [load_image(item.image).rgb for item in catalogue_items]
     batched = embedder.embed_images(crops, batch_size=8)
     single = np.concatenate([embedder.embed_images([crop]) for crop in crops])
     assert batched.shape == (len(crops), embedder.dim)
@@ -46,13 +46,13 @@ def test_an_empty_batch_is_an_empty_array(embedder: ClipEmbedder) -> None:
 
 
 def test_the_bundled_tower_has_garment_gender_and_fabric_heads(embedder: ClipEmbedder,
-                                                              hm_items: list[CatalogItem]) -> None:
+                                                              catalogue_items: list[CatalogItem]) -> None:
     vocabularies = embedder.head_vocabularies
     assert set(vocabularies) == {"garment", "gender", "fabric"}
     assert set(embedder.head_thresholds) == {"gender", "fabric"}
-    analysis = embedder.analyse_images([load_image(item.image).rgb for item in hm_items])
+    analysis = embedder.analyse_images([load_image(item.image).rgb for item in catalogue_items])
     np.testing.assert_allclose(analysis.embeddings, embedder.embed_images([load_image(i.image).rgb
-                                                                           for i in hm_items]), atol=1e-5)
+                                                                           for i in catalogue_items]), atol=1e-5)
     for name, probs in analysis.heads.items():
-        assert probs.shape == (len(hm_items), len(vocabularies[name]))
+        assert probs.shape == (len(catalogue_items), len(vocabularies[name]))
         np.testing.assert_allclose(probs.sum(1), 1.0, atol=1e-4)

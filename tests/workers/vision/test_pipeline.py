@@ -15,6 +15,7 @@ from shared.images import decode_image, load_image
 from shared.palette import COLOUR_NAMES
 from shared.schemas import EvidencePack
 from shared.vocab import FABRICS, GARMENT_LABELS, GENDERS
+from tests.conftest import SAMPLE_PHOTOS
 from workers.vision.pipeline import VisionPipeline
 
 
@@ -114,18 +115,17 @@ def test_evidence_command_summary_and_a_bad_file_among_good_ones(sample_photos: 
     assert "bus.jpg" in result.output and "gender:" in result.output and "models:" in result.output
 
 
-def _clothing_photo(shared_dir: Path, label: str) -> Path:
+def _clothing_photo(label: str) -> Path:
     import csv
 
-    with (shared_dir / "data/clothing-photos/images.csv").open() as handle:
+    with (SAMPLE_PHOTOS.parent / "images.csv").open() as handle:
         rows = [r for r in csv.DictReader(handle) if r["label"] == label and r["kids"] == "False"]
-    return shared_dir / "data/clothing-photos/images" / f"{rows[0]['image']}.jpg"
+    return SAMPLE_PHOTOS / f"{rows[0]['image']}.jpg"
 
 
-def test_a_flat_lay_product_photo_gets_its_garment_from_the_whole_image(pipeline: VisionPipeline,
-                                                                        shared_dir: Path) -> None:
-    """A photo the street detector was never trained for still names a garment (CC0 clothing-photos)."""
-    packs = pipeline.evidence_batch([load_image(_clothing_photo(shared_dir, label), min_side=pipeline.min_side)
+def test_a_flat_lay_product_photo_gets_its_garment_from_the_whole_image(pipeline: VisionPipeline) -> None:
+    """A photo the street detector was never trained for still names a garment (committed CC0 clothing-photos)."""
+    packs = pipeline.evidence_batch([load_image(_clothing_photo(label), min_side=pipeline.min_side)
                                      for label in ("T-Shirt", "Pants", "Shoes")])
     assert [p.garments[0].label if p.garments else None for p in packs] == ["shirt", "pants", "shoe"]
     for pack in packs:
