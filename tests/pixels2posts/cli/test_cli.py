@@ -67,3 +67,17 @@ def test_runtime_packages_do_not_import_training_frameworks() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
+
+
+def test_given_no_team_data_folder_then_the_commands_that_read_it_ask_for_it_instead_of_guessing() -> None:
+    """Nothing defaults to ../shared: in an installed package that path would point beside site-packages."""
+    from click.testing import CliRunner
+
+    from pixels2posts.cli import cli
+
+    for args, missing in ((["eval", "table"], "--data"), (["eval", "testsets"], "--data"),
+                          (["eval", "captions"], "--catalog"), (["models", "train-clip"], "--catalog"),
+                          (["models", "eval-attributes"], "--catalog")):
+        result = CliRunner().invoke(cli, args)
+        assert result.exit_code == 2, (args, result.output)
+        assert missing in result.output, (args, result.output)
