@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -11,21 +12,24 @@ from shared.settings import get_settings
 
 # the H&M catalogue lives outside the repository (the team's ../shared/data/hm-catalog): no default
 CATALOG_HELP = "H&M catalogue folder (articles.csv + images/), e.g. ../shared/data/hm-catalog."
+# the trainer declares the defaults (training.clip.train.train, declared once); an option left out keeps its default
+TRAINERS = "Default: the trainer's (training/clip/train.py)."
 
 
 @click.command("train-clip")
 @click.option("--catalog", type=click.Path(exists=True, path_type=Path), required=True, help=CATALOG_HELP)
 @click.option("--run-dir", type=click.Path(path_type=Path), default=Path("training/runs/clip/run"),
               show_default=True, help="Relative to the current folder.")
-@click.option("--epochs", type=int, default=12, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--aux-weight", type=float, default=0.5, show_default=True,
-              help="Weight of the gender/fabric heads' cross-entropy (0: plain CLIP loss).")
+@click.option("--epochs", type=int, default=None, help=TRAINERS)
+@click.option("--batch-size", type=int, default=None, help=TRAINERS)
+@click.option("--threads", type=int, default=None, help=f"Torch threads. {TRAINERS}")
+@click.option("--lr", type=float, default=None, help=TRAINERS)
+@click.option("--aux-weight", type=float, default=None,
+              help=f"Weight of the gender/fabric heads' cross-entropy (0: plain CLIP loss). {TRAINERS}")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue from this checkpoint (a new schedule).")
-def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: float, aux_weight: float,
-               init: Path | None) -> None:
+def train_clip(catalog: Path, run_dir: Path, epochs: int | None, batch_size: int | None, threads: int | None,
+               lr: float | None, aux_weight: float | None, init: Path | None) -> None:
     """Train our small open_clip model (LCNet image tower, frozen MiniLM text tower) on the H&M catalogue."""
     import os
 
@@ -37,7 +41,10 @@ def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: floa
     cache = run_dir.parent / f"cache{IMAGE_SIZE}"
     if not (cache / "images.npy").is_file():
         click.echo(f"preparing {cache}: {prepare(catalog, cache, IMAGE_SIZE)}")
-    click.echo(json.dumps(train(cache, run_dir, epochs, lr=lr, threads=threads, init=init, aux_weight=aux_weight)))
+    given: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "threads": threads, "lr": lr,
+                             "aux_weight": aux_weight}
+    options = {name: value for name, value in given.items() if value is not None}
+    click.echo(json.dumps(train(cache, run_dir, init=init, **options)))
 
 
 @click.command("export-clip")
