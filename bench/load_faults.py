@@ -27,8 +27,8 @@ from shared.ports import free_port
 from shared.store import JobStore, migrate
 from tests.faults.conftest import SECRET, STAND_IN, grounded, start_receiver, tally
 from tests.faults.procs import api_up, kill, running, start, wait_for
-from tests.language import fake_openai
-from tests.system.helpers import jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import jpeg_bytes
 
 KEY = "load-key"
 

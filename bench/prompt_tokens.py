@@ -51,7 +51,9 @@ def chatml(messages: list[dict[str, str]]) -> str:
 
 
 def counts(prompts: list[str], tokenize: Callable[[str], list[int]]) -> dict[str, Any]:
-    totals, fresh, previous = [], [], []
+    totals: list[int] = []
+    fresh: list[int] = []
+    previous: list[int] = []
     for prompt in prompts:
         tokens = tokenize(prompt)
         shared = 0

@@ -7,7 +7,7 @@ decode + MicroBatcher + pipeline in this process, without Celery and Redis: the 
 gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table.
 
     python bench/vision_worker.py --images ../shared/data/colorful-fashion/test/images --jobs 128
-    python bench/vision_worker.py --stage-class tests.system.stand_in_vision:MeanColourPipeline  # no models
+    python bench/vision_worker.py --stage-class tests.support.stand_in_vision:MeanColourPipeline  # no models
 """
 
 from __future__ import annotations

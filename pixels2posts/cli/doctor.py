@@ -58,48 +58,52 @@ def check_onnxruntime(settings: Settings) -> Check:
     return Check("onnxruntime", True, f"{ort.__version__}, providers {chosen}")
 
 
+def reachable(name: str, target: str, probe: Callable[[], object], fix: str) -> Check:
+    """A service check: `probe()` reaches the service at `target`; any error it raises is what the user sees."""
+    try:
+        probe()
+    except Exception as exc:
+        return Check(name, False, f"{target}: {exc}", fix)
+    return Check(name, True, target)
+
+
 def check_redis(settings: Settings) -> Check:
     import redis
 
-    try:
-        redis.Redis.from_url(settings.broker_url, socket_connect_timeout=2).ping()
-    except Exception as exc:
-        return Check(
-            "redis broker", False, f"{settings.broker_url}: {exc}",
-            "run `pixels2posts up` (starts a private Redis) or set P2P_BROKER_URL",
-        )
-    return Check("redis broker", True, settings.broker_url)
+    return reachable(
+        "redis broker", settings.broker_url,
+        lambda: redis.Redis.from_url(settings.broker_url, socket_connect_timeout=2).ping(),
+        "run `pixels2posts up` (starts a private Redis) or set P2P_BROKER_URL",
+    )
 
 
 def check_database(settings: Settings) -> Check:
     import sqlalchemy
 
-    try:
+    def select_one() -> None:
         engine = sqlalchemy.create_engine(settings.database_url)
-        with engine.connect() as connection:
-            connection.execute(sqlalchemy.text("SELECT 1"))
-        engine.dispose()
-    except Exception as exc:
-        return Check(
-            "result store", False, f"{settings.database_url}: {exc}",
-            "set P2P_DATABASE_URL (PostgreSQL or sqlite:///path); `pixels2posts up` creates the SQLite default",
-        )
-    return Check("result store", True, settings.database_url)
+        try:
+            with engine.connect() as connection:
+                connection.execute(sqlalchemy.text("SELECT 1"))
+        finally:
+            engine.dispose()
+
+    return reachable(
+        "result store", settings.database_url, select_one,
+        "set P2P_DATABASE_URL (PostgreSQL or sqlite:///path); `pixels2posts up` creates the SQLite default",
+    )
 
 
 def check_llm(settings: Settings) -> Check:
     import httpx
 
     url = settings.llm_base_url.rstrip("/") + "/models"
-    try:
-        response = httpx.get(url, timeout=3, headers={"Authorization": f"Bearer {settings.llm_api_key}"})
-        response.raise_for_status()
-    except Exception as exc:
-        return Check(
-            "llm endpoint", False, f"{url}: {exc}",
-            "run `pixels2posts up` (starts the embedded LLM) or set P2P_LLM_BASE_URL/P2P_LLM_MODEL/P2P_LLM_API_KEY",
-        )
-    return Check("llm endpoint", True, settings.llm_base_url)
+    return reachable(
+        "llm endpoint", url,
+        lambda: httpx.get(url, timeout=3, headers={"Authorization": f"Bearer {settings.llm_api_key}"})
+        .raise_for_status(),
+        "run `pixels2posts up` (starts the embedded LLM) or set P2P_LLM_BASE_URL/P2P_LLM_MODEL/P2P_LLM_API_KEY",
+    )
 
 
 def model_checks(settings: Settings) -> list[Callable[[], Check]]:

@@ -5,8 +5,9 @@
   truth recall, contradictions, evidence coverage, open claims, hashtag coverage, lexical overlap, seconds per item.
   Without `--dataset`: the older evidence-based check (coverage of our own evidence pack: circular, kept as a guard
   regression number, not a quality number).
-- `eval testsets --out DIR`: the H&M test (in domain) and clothing-photos test (out of domain) CSVs from ../shared.
-- `eval table --out DIR [--limit N]`: every system on both test sets, the markdown table and the plots.
+- `eval testsets --data DIR --out DIR`: the H&M test (in domain) and clothing-photos test (out of domain) CSVs from
+  the team data folder (`--data ../shared/data` in the team's layout; no default: it lives outside the repository).
+- `eval table --data DIR --out DIR [--limit N]`: every system on both test sets, the markdown table and the plots.
 """
 
 from __future__ import annotations
@@ -17,10 +18,7 @@ from typing import Any
 
 import click
 
-from shared.settings import REPO_ROOT, get_settings
-
-DEFAULT_CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog"
-DEFAULT_DATA = REPO_ROOT.parent / "shared" / "data"
+from shared.settings import get_settings
 
 
 @click.group()
@@ -89,8 +87,8 @@ def _print_summary(result: dict[str, Any]) -> None:
 @click.option("--system", "system_name", type=click.Choice(["rag", "baseline"]), default="rag", show_default=True)
 @click.option("--deterministic", is_flag=True, help="rag with the deterministic writer only (no LLM).")
 @click.option("--limit", type=click.IntRange(1, 100_000), help="First N items of the dataset.")
-@click.option("--catalog", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_CATALOG,
-              show_default=True, help="Without --dataset: H&M catalogue folder (articles.csv).")
+@click.option("--catalog", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Without --dataset: H&M catalogue folder (articles.csv), e.g. ../shared/data/hm-catalog.")
 @click.option("-n", "--count", type=click.IntRange(1, 10_000), default=100, show_default=True,
               help="Without --dataset: test-split products to caption.")
 @click.option("--samples/--no-samples", default=True, help="Without --dataset: also caption the sample photos.")
@@ -102,13 +100,15 @@ def _print_summary(result: dict[str, Any]) -> None:
               help="With --dataset: the shop's descriptions (JSONL id/description or catalogue CSV, e.g. H&M "
                    "articles.csv) whose nearest products' copy becomes the style examples; the dataset's own "
                    "descriptions are left out.")
-def captions(dataset: Path | None, system_name: str, deterministic: bool, limit: int | None, catalog: Path,
+def captions(dataset: Path | None, system_name: str, deterministic: bool, limit: int | None, catalog: Path | None,
              count: int, samples: bool, photos: bool, local_llm: bool, show: int, as_json: bool,
              style_copy: Path | None) -> None:
     """Caption quality against catalogue truth (--dataset), or the older evidence-based check."""
     if dataset is None:
         if system_name != "rag" or deterministic:
             raise click.UsageError("--system/--deterministic need --dataset")
+        if catalog is None:
+            raise click.UsageError("give --dataset FILE.csv, or --catalog with the H&M catalogue folder")
         _evidence_based(catalog, count, samples, photos, local_llm, show, as_json)
         return
     result = run_dataset(dataset, system_name, deterministic, local_llm, limit, quiet=False, style_copy=style_copy)
@@ -121,8 +121,8 @@ def captions(dataset: Path | None, system_name: str, deterministic: bool, limit:
 
 
 @evaluate.command("testsets")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA,
-              show_default=True, help="The team data folder (hm-catalog, clothing-photos).")
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="The team data folder (hm-catalog, clothing-photos), e.g. ../shared/data.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/eval"),
               show_default=True, help="Where to write hm-test.csv and clothing-test.csv (never commit them).")
 def testsets(data: Path, out: Path) -> None:
@@ -135,8 +135,8 @@ def testsets(data: Path, out: Path) -> None:
 
 
 @evaluate.command("table")
-@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA,
-              show_default=True)
+@click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), required=True,
+              help="The team data folder (hm-catalog, clothing-photos), e.g. ../shared/data.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/eval"), show_default=True)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=60, show_default=True, help="Items per domain.")
 @click.option("--rows", default="baseline,deterministic,local-llm,endpoint", show_default=True,

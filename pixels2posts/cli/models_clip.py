@@ -3,37 +3,34 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from shared.settings import REPO_ROOT, get_settings
+from shared.settings import get_settings
 
-HM_CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog"
-
-
-def _training_importable() -> None:
-    """`training/` lives next to the installed packages in the repository, not inside them."""
-    if str(REPO_ROOT) not in sys.path:
-        sys.path.insert(0, str(REPO_ROOT))
+# the H&M catalogue lives outside the repository (the team's ../shared/data/hm-catalog): no default
+CATALOG_HELP = "H&M catalogue folder (articles.csv + images/), e.g. ../shared/data/hm-catalog."
+# the trainer declares the defaults (training.clip.train.train, declared once); an option left out keeps its default
+TRAINERS = "Default: the trainer's (training/clip/train.py)."
 
 
 @click.command("train-clip")
-@click.option("--catalog", type=click.Path(exists=True, path_type=Path), default=HM_CATALOG, show_default=True)
-@click.option("--run-dir", type=click.Path(path_type=Path), default=REPO_ROOT / "training/runs/clip/run",
-              show_default=True)
-@click.option("--epochs", type=int, default=12, show_default=True)
-@click.option("--threads", type=int, default=2, show_default=True)
-@click.option("--lr", type=float, default=2e-3, show_default=True)
-@click.option("--aux-weight", type=float, default=0.5, show_default=True,
-              help="Weight of the gender/fabric heads' cross-entropy (0: plain CLIP loss).")
+@click.option("--catalog", type=click.Path(exists=True, path_type=Path), required=True, help=CATALOG_HELP)
+@click.option("--run-dir", type=click.Path(path_type=Path), default=Path("training/runs/clip/run"),
+              show_default=True, help="Relative to the current folder.")
+@click.option("--epochs", type=int, default=None, help=TRAINERS)
+@click.option("--batch-size", type=int, default=None, help=TRAINERS)
+@click.option("--threads", type=int, default=None, help=f"Torch threads. {TRAINERS}")
+@click.option("--lr", type=float, default=None, help=TRAINERS)
+@click.option("--aux-weight", type=float, default=None,
+              help=f"Weight of the gender/fabric heads' cross-entropy (0: plain CLIP loss). {TRAINERS}")
 @click.option("--init", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="Continue from this checkpoint (a new schedule).")
-def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: float, aux_weight: float,
-               init: Path | None) -> None:
+def train_clip(catalog: Path, run_dir: Path, epochs: int | None, batch_size: int | None, threads: int | None,
+               lr: float | None, aux_weight: float | None, init: Path | None) -> None:
     """Train our small open_clip model (LCNet image tower, frozen MiniLM text tower) on the H&M catalogue."""
-    _training_importable()
     import os
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -44,7 +41,10 @@ def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: floa
     cache = run_dir.parent / f"cache{IMAGE_SIZE}"
     if not (cache / "images.npy").is_file():
         click.echo(f"preparing {cache}: {prepare(catalog, cache, IMAGE_SIZE)}")
-    click.echo(json.dumps(train(cache, run_dir, epochs, lr=lr, threads=threads, init=init, aux_weight=aux_weight)))
+    given: dict[str, Any] = {"epochs": epochs, "batch_size": batch_size, "threads": threads, "lr": lr,
+                             "aux_weight": aux_weight}
+    options = {name: value for name, value in given.items() if value is not None}
+    click.echo(json.dumps(train(cache, run_dir, init=init, **options)))
 
 
 @click.command("export-clip")
@@ -52,12 +52,11 @@ def train_clip(catalog: Path, run_dir: Path, epochs: int, threads: int, lr: floa
               help="open_clip model name (e.g. ViT-B-32), or our p2p-lcnet-minilm.")
 @click.option("--checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="open_clip checkpoint (.pt/.bin/.safetensors); without it, random init (tests only).")
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=REPO_ROOT / "models/clip",
-              show_default=True)
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("models/clip"),
+              show_default=True, help="Relative to the current folder.")
 @click.option("--no-text", is_flag=True, help="Export the image tower only.")
 def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, no_text: bool) -> None:
     """Export an open_clip model to image.onnx / text.onnx (dynamic batch) and check ONNX-vs-torch parity."""
-    _training_importable()
     from training.clip.export import export_clip as export
 
     report = export(model_name, checkpoint, out_dir, text=not no_text)
@@ -68,7 +67,7 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, no_text
 
 
 @click.command("eval-attributes")
-@click.option("--catalog", type=click.Path(exists=True, path_type=Path), default=HM_CATALOG, show_default=True)
+@click.option("--catalog", type=click.Path(exists=True, path_type=Path), required=True, help=CATALOG_HELP)
 @click.option("--index-dir", type=click.Path(path_type=Path), default=None,
               help="An index of TRAIN-split products (default: the bundled demo index).")
 @click.option("--limit", type=int, default=None, help="Evaluate on at most this many test products.")
@@ -77,7 +76,6 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, no_text
 def eval_attributes(catalog: Path, index_dir: Path | None, limit: int | None, colour_limit: int,
                     json_out: Path | None) -> None:
     """Gender/fabric retrieval votes and colour naming on held-out H&M products."""
-    _training_importable()
     from training.clip.evaluate import evaluate_colours, evaluate_retrieval, test_items
     from workers.vision.embedder import ClipEmbedder
     from workers.vision.index import ProductIndex

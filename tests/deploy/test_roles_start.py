@@ -16,6 +16,7 @@ import pytest
 
 from shared.celery_config import SOFT_SHUTDOWN_S
 from shared.ports import free_port
+from shared.processes import stop_processes
 from tests.deploy.test_entrypoint import entrypoint, healthcheck
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -53,13 +54,7 @@ def start(role: str, env: dict[str, str], monkeypatch: pytest.MonkeyPatch, *extr
 def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
     yield started
-    for process in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    stop_processes(started, grace_s=20)
 
 
 def wait_healthy(role: str, process: subprocess.Popen[bytes], timeout_s: float = 60.0) -> None:

@@ -17,14 +17,11 @@ import pytest
 
 from producer.auth import key_digest
 from shared.store import JobStore
-from tests.language import fake_openai
-from tests.system.conftest import database_url, pg_schema_url
-
-__all__ = ["database_url", "pg_schema_url"]  # the system tests' database fixtures, used here too
+from tests.support import fake_openai
 
 KEY = "faults-key"
 SECRET = "faults-webhook-secret-0123456789"
-STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
+STAND_IN = "tests.support.stand_in_vision:MeanColourPipeline"
 REAL_VISION = "workers.vision.pipeline:VisionPipeline"
 TABLE = Path(os.environ.get("P2P_FAULT_TABLE", "/tmp/p2p-fault-table.jsonl"))
 

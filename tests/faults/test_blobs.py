@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from shared.blobs import BlobCorruptError, BlobStore
-from tests.system.helpers import jpeg_bytes
+from tests.support.helpers import jpeg_bytes
 
 
 def test_given_a_truncated_blob_then_reads_refuse_it_and_a_new_put_rewrites_it(tmp_path: Path) -> None:

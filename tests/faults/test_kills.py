@@ -32,8 +32,8 @@ from tests.faults import private_postgres
 from tests.faults.conftest import KEY, REAL_VISION, STAND_IN, Receiver, report, stack_env, tally
 from tests.faults.private_postgres import PrivatePostgres
 from tests.faults.procs import api_up, kill, running, start, wait_for
-from tests.language import fake_openai
-from tests.system.helpers import jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 

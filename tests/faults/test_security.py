@@ -18,7 +18,7 @@ from shared.netguard import check_address
 from shared.security import InsecureConfigError
 from shared.settings import Settings
 from shared.store import JobStore
-from tests.system.helpers import jpeg_bytes
+from tests.support.helpers import jpeg_bytes
 
 SECRET = "0123456789abcdef0123456789abcdef"
 
@@ -133,7 +133,7 @@ def test_given_public_addresses_then_allowed() -> None:
 
 def test_given_a_webhook_then_pinned_to_a_checked_address_with_one_delivery_id_across_retries() -> None:
     from shared.webhooks import DELIVERY_HEADER, WebhookDeliveryError, deliver
-    from tests.system.helpers import Reply, http_server
+    from tests.support.helpers import Reply, http_server
 
     replies = iter([Reply(503), Reply(204)])
     with http_server({"/hook": lambda _b, _h: next(replies)}) as (base, requests):
@@ -147,7 +147,7 @@ def test_given_a_webhook_then_pinned_to_a_checked_address_with_one_delivery_id_a
 
 def test_given_proxy_variables_then_fetches_ignore_them(monkeypatch: pytest.MonkeyPatch) -> None:
     from producer.fetch import fetch_image
-    from tests.system.helpers import Reply, http_server
+    from tests.support.helpers import Reply, http_server
 
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")  # nothing listens: a proxied fetch would fail
     monkeypatch.setenv("ALL_PROXY", "http://127.0.0.1:9")

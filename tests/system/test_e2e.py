@@ -26,10 +26,11 @@ from PIL import Image
 from producer import Client
 from producer.auth import key_digest
 from shared.ports import free_port
+from shared.processes import stop_processes
 from shared.webhooks import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_signature
 from tests.conftest import SAMPLE_PHOTOS
-from tests.language import fake_openai
-from tests.system.helpers import Reply, http_server, jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import Reply, http_server, jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -37,7 +38,7 @@ JOBS = 50
 KEY = "e2e-key"
 FLOWER_AUTH = ("ops", "flower-pw")
 SECRET = "e2e-webhook-secret"
-STAND_IN = "tests.system.stand_in_vision:MeanColourPipeline"
+STAND_IN = "tests.support.stand_in_vision:MeanColourPipeline"
 REAL = "workers.vision.pipeline:VisionPipeline"
 
 
@@ -132,14 +133,7 @@ def stack(
                    "both workers in Flower", running)
         yield running
     finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=45)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_processes(processes.values(), grace_s=45)
 
 
 def flower_workers(stack: Stack) -> dict[str, Any]:

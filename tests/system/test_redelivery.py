@@ -20,8 +20,8 @@ from producer import Client
 from producer.auth import key_digest
 from shared.ports import free_port
 from shared.store import JobStore
-from tests.language import fake_openai
-from tests.system.helpers import jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -51,7 +51,7 @@ def start(argv: list[str], env: dict[str, str], log: Path, **extra_env: str) -> 
 
 def vision(name: str, env: dict[str, str], log: Path, sleep_s: str) -> subprocess.Popen[bytes]:
     return start(["worker", "vision", "-n", name, "--metrics-port", "0", "--stage-class",
-                  "tests.system.stand_in_vision:MeanColourPipeline"], env, log, P2P_TEST_VISION_SLEEP_S=sleep_s)
+                  "tests.support.stand_in_vision:MeanColourPipeline"], env, log, P2P_TEST_VISION_SLEEP_S=sleep_s)
 
 
 def test_given_a_worker_killed_mid_task_when_another_starts_then_the_job_finishes_once(

@@ -16,8 +16,8 @@ import pytest
 
 from pixels2posts.services import ping
 from shared.ports import free_port
-from tests.language import fake_openai
-from tests.system.helpers import jpeg_bytes
+from tests.support import fake_openai
+from tests.support.helpers import jpeg_bytes
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -56,7 +56,7 @@ def test_given_nothing_running_when_up_submit_down_then_captions_and_nothing_lef
 ) -> None:
     redis_port = free_port()
     started = run(["up", "--redis-port", str(redis_port),
-                   "--vision-stage-class", "tests.system.stand_in_vision:MeanColourPipeline"], stack_env)
+                   "--vision-stage-class", "tests.support.stand_in_vision:MeanColourPipeline"], stack_env)
     run_dir = tmp_path / "var" / "run"
     pids = {p.stem: int(p.read_text()) for p in run_dir.glob("*.pid") if p.stem != f"redis-{redis_port}"}
     redis_pid = int((run_dir / f"redis-{redis_port}.pid").read_text())

@@ -4,7 +4,8 @@
         --out training/runs/blip --epochs 1
 
 `--weights` is a local copy of Salesforce/blip-image-captioning-base (nothing is downloaded here). The same code is
-tested with a tiny random-initialised `BlipConfig` and a word-level tokenizer (tests/evaluation/test_blip.py).
+tested with a tiny random-initialised `BlipConfig` and a word-level tokenizer
+(tests/training/test_baseline_captioner.py).
 Predictions for a catalogue-schema CSV: `predict(model, processor, images)`; the ONNX GRU baseline stays the one
 `--system baseline` runs, since BLIP weights are not shipped.
 """

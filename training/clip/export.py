@@ -17,22 +17,16 @@ from training.clip.config import P2P_CLIP_MODEL, register_p2p_config
 OPSET = 17
 
 
-class _ImageTower(torch.nn.Module):
-    def __init__(self, model: Any) -> None:
+class _Tower(torch.nn.Module):
+    """One of CLIP's two towers as a module of its own, so each exports to its own ONNX file."""
+
+    def __init__(self, model: Any, tower: str) -> None:
         super().__init__()
         self.model = model
+        self.encode = getattr(model, f"encode_{tower}")  # encode_image or encode_text
 
-    def forward(self, image: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_image(image)
-
-
-class _TextTower(torch.nn.Module):
-    def __init__(self, model: Any) -> None:
-        super().__init__()
-        self.model = model
-
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.model.encode_text(tokens)
+    def forward(self, inputs: torch.Tensor) -> torch.Tensor:
+        return self.encode(inputs)
 
 
 def file_digest(path: Path) -> str:
@@ -98,7 +92,7 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, text: b
               "image_size": str(size), "mean": json.dumps(facts["mean"]), "std": json.dumps(facts["std"]),
               "resize_mode": facts["resize_mode"], "fill": str(facts["fill"]),
               "context_length": str(context_length)}
-    _export(_ImageTower(model), image_example, out_dir / "image.onnx", "image")
+    _export(_Tower(model, "image"), image_example, out_dir / "image.onnx", "image")
     set_metadata(out_dir / "image.onnx", common)
     report: dict[str, Any] = {"version": version, "image": parity(model, out_dir / "image.onnx", "image",
                                                                       torch.randn(3, 3, size, size))}
@@ -106,7 +100,7 @@ def export_clip(model_name: str, checkpoint: Path | None, out_dir: Path, text: b
         tokens = tokenizer(["a black cotton t-shirt", "blue denim jeans for men", "a red dress"])
         hf_tokenizer = getattr(tokenizer, "tokenizer", None)
         kind = "hf" if hf_tokenizer is not None else "open_clip-bpe"
-        _export(_TextTower(model), tokens[:2], out_dir / "text.onnx", "tokens")
+        _export(_Tower(model, "text"), tokens[:2], out_dir / "text.onnx", "tokens")
         set_metadata(out_dir / "text.onnx", {**common, "tokenizer": kind})
         if hf_tokenizer is not None and hasattr(hf_tokenizer, "backend_tokenizer"):
             hf_tokenizer.backend_tokenizer.save(str(out_dir / "tokenizer.json"))

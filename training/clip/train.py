@@ -89,7 +89,7 @@ def label_targets(meta: list[dict[str, Any]], key: str, values: tuple[str, ...])
     return torch.tensor([values.index(m[key]) if m.get(key) in values else -100 for m in meta])
 
 
-def train(cache_dir: Path, out_dir: Path, epochs: int, batch_size: int = 128, lr: float = 2e-3,
+def train(cache_dir: Path, out_dir: Path, epochs: int = 12, batch_size: int = 128, lr: float = 2e-3,
           threads: int = 2, seed: int = 0, init: Path | None = None, aux_weight: float = 0.5) -> dict[str, Any]:
     """CLIP loss + (aux_weight x) cross-entropy of small gender/fabric heads on the image embedding: the heads
     are dropped at export, they only shape the embedding so that neighbours share gender and fabric."""
@@ -157,21 +157,3 @@ def train(cache_dir: Path, out_dir: Path, epochs: int, batch_size: int = 128, lr
                    out_dir / "checkpoint.pt")
         (out_dir / "history.json").write_text(json.dumps(history, indent=1))
     return history[-1]
-
-
-if __name__ == "__main__":
-    import argparse
-
-    parser = argparse.ArgumentParser()
-    parser.add_argument("cache", type=Path)
-    parser.add_argument("out", type=Path)
-    parser.add_argument("--epochs", type=int, default=12)
-    parser.add_argument("--batch-size", type=int, default=128)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--lr", type=float, default=2e-3)
-    parser.add_argument("--init", type=Path, default=None, help="start from this checkpoint")
-    parser.add_argument("--aux-weight", type=float, default=0.5)
-    args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    print(train(args.cache, args.out, args.epochs, args.batch_size, lr=args.lr, threads=args.threads, init=args.init,
-                aux_weight=args.aux_weight))

@@ -149,7 +149,7 @@ def save_checkpoint(model: Any, out: Path) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--onnx", type=Path, default=Path("../shared/weights/yolov8n-coco-int8.onnx"))
+    parser.add_argument("--onnx", type=Path, required=True, help="e.g. ../shared/weights/yolov8n-coco-int8.onnx")
     parser.add_argument("--nc", type=int, default=len(GARMENT_LABELS))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(

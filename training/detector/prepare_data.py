@@ -55,7 +55,7 @@ def prepare(
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--src", type=Path, default=Path("../shared/data/colorful-fashion"))
+    parser.add_argument("--src", type=Path, required=True, help="e.g. ../shared/data/colorful-fashion")
     parser.add_argument("--out", type=Path, default=Path(".devdata/cf"))
     parser.add_argument("--val-count", type=int, default=150)
     parser.add_argument("--seed", type=int, default=0)

@@ -1,22 +1,29 @@
 """How a stage takes and ends a job: the claim (with its lease, and the bounded number of deliveries), metrics,
 the failure (code + message) in the job store, and the completion webhook, queued in the same transaction that
-finished the job (its own outbox: `webhook_deliveries`) and sent at least once."""
+finished the job (its own outbox: `webhook_deliveries`) and sent at least once.
+
+Every stage task has the same frame, written once here: `take` (queue wait, claim) -> `with job.held():` (the stage's
+own work, lease kept alive) -> `job.finish()` (stage time, outcome, publish what the stage committed)."""
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 
 import kombu.exceptions
 import redis.exceptions
 import sqlalchemy.exc
+from celery import Celery
 
 from shared.errors import P2PError
 from shared.store import JobStore
 from shared.store.repository import Claim
-from workers.metrics import JOBS
-from workers.reliability import Reliability
+from workers.metrics import JOBS, QUEUE_WAIT_SECONDS, STAGE_SECONDS
+from workers.reliability import Reliability, for_process
+from workers.runtime import WorkerRuntime, current
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +39,43 @@ RETRY_OPTIONS: dict[str, object] = {
 
 def record_outcome(stage: str, outcome: str) -> None:
     JOBS.labels(stage, outcome).inc()
+
+
+@dataclass(frozen=True)
+class TakenJob:
+    """A job this delivery has claimed for `stage`, with the process parts its stage works with."""
+
+    job_id: str
+    stage: str
+    runtime: WorkerRuntime
+    reliability: Reliability
+    started: float
+
+    def held(self) -> AbstractContextManager[None]:
+        """The stage's work, with the lease kept alive (see `held`)."""
+        return held(self.reliability, self.runtime.store, self.job_id, self.stage)
+
+    def finish(self, *, written: bool = True) -> None:
+        """Count the stage's time and outcome; publish what it committed (the hand-off or the webhook) now.
+        `written=False`: another delivery finished the job first (nothing new to publish)."""
+        STAGE_SECONDS.labels(self.stage).observe(time.time() - self.started)
+        record_outcome(self.stage, "succeeded" if written else "skipped")
+        if written:
+            self.reliability.publish_now(self.job_id)
+
+
+def take(celery: Celery, job_id: str, stage: str, enqueued_at: float) -> TakenJob | None:
+    """The start of every stage task: the queue wait is measured, this process's runtime and reliability parts are
+    looked up, and the job is claimed for `stage`. None when this delivery has nothing to do (already counted)."""
+    started = time.time()
+    QUEUE_WAIT_SECONDS.labels(stage).observe(max(0.0, started - enqueued_at))
+    runtime = current()
+    settings = runtime.settings
+    reliability = for_process(settings, runtime.store, celery)
+    if not claim(reliability, runtime.store, job_id, stage, lease_s=settings.job_lease_s,
+                 max_deliveries=settings.job_max_deliveries):
+        return None
+    return TakenJob(job_id, stage, runtime, reliability, started)
 
 
 def claim(reliability: Reliability, store: JobStore, job_id: str, stage: str, *, lease_s: float,

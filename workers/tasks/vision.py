@@ -14,10 +14,7 @@ from shared.images import ImageLimits, decode_image
 from shared.schemas import ShopMetadata
 from shared.store.repository import Message
 from workers.celery_app import app
-from workers.metrics import QUEUE_WAIT_SECONDS, STAGE_SECONDS
-from workers.reliability import for_process
-from workers.runtime import current
-from workers.tasks.outcomes import RETRY_OPTIONS, claim, held, record_outcome
+from workers.tasks.outcomes import RETRY_OPTIONS, take
 from workers.vision.shop import apply_shop
 
 
@@ -25,15 +22,11 @@ from workers.vision.shop import apply_shop
 def vision_job(
     self: Task, job_id: str, image_ref: str, meta: dict[str, Any], enqueued_at: float
 ) -> dict[str, Any]:
-    started = time.time()
-    QUEUE_WAIT_SECONDS.labels("vision").observe(max(0.0, started - enqueued_at))
-    runtime = current()
-    store, settings = runtime.store, runtime.settings
-    reliability = for_process(settings, store, self.app)
-    if not claim(reliability, store, job_id, "vision", lease_s=settings.job_lease_s,
-                 max_deliveries=settings.job_max_deliveries):
+    job = take(self.app, job_id, "vision", enqueued_at)
+    if job is None:
         return {"job_id": job_id, "skipped": True}
-    with held(reliability, store, job_id, "vision"):
+    runtime, settings = job.runtime, job.runtime.settings
+    with job.held():
         vision = runtime.vision_stage()
         image = decode_image(runtime.blobs.get(image_ref), min_side=vision.min_side,
                              limits=ImageLimits.of(settings))
@@ -43,8 +36,6 @@ def vision_job(
         pack = apply_shop(pack, ShopMetadata.model_validate(meta) if meta else None)
         message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
                           f"{job_id}.language")
-        store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)
-    STAGE_SECONDS.labels("vision").observe(time.time() - started)
-    record_outcome("vision", "succeeded")
-    reliability.publish_now(job_id)
+        runtime.store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)
+    job.finish()
     return {"job_id": job_id, "garments": len(pack.garments)}

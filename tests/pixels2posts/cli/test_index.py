@@ -1,0 +1,69 @@
+"""`pixels2posts index build | add | info` on real product images with the real ONNX embedder and FAISS."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+from click.testing import CliRunner
+
+from pixels2posts.catalog.reader import CatalogItem
+from pixels2posts.cli import cli
+from shared.images import load_image
+from workers.vision.embedder import ClipEmbedder
+from workers.vision.index import ProductIndex
+
+
+def _jsonl(path: Path, items: list[CatalogItem]) -> Path:
+    rows = [{"id": i.id, "image": i.image, "title": i.title, "description": i.description, "gender": i.gender,
+             "category": i.category, "colour": i.colour, "pattern": i.pattern} for i in items]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_given_a_generic_catalogue_when_built_and_extended_then_products_find_themselves(
+        tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
+    runner = CliRunner()
+    folder = tmp_path / "index"
+    first, rest = catalogue_items[:6], catalogue_items[6:]
+    built = runner.invoke(cli, ["index", "build", str(_jsonl(tmp_path / "a.jsonl", first)), "--out", str(folder)])
+    assert built.exit_code == 0, built.output
+    assert "built" in built.output and "6 products" in built.output
+
+    added = runner.invoke(cli, ["index", "add", str(_jsonl(tmp_path / "b.jsonl", rest)), "--index-dir", str(folder)])
+    assert added.exit_code == 0, added.output
+    assert f"{len(catalogue_items)} in all" in added.output
+
+    info = runner.invoke(cli, ["index", "info", "--index-dir", str(folder), "--json"])
+    report = json.loads(info.output)
+    assert report["manifest"]["count"] == len(catalogue_items)
+    assert report["manifest"]["clip_version"] == ClipEmbedder().version
+    assert dict(report["labels"]["gender"]) == {"women": 3, "men": 3, "kids": 2}
+
+    index = ProductIndex(folder)
+    vectors = ClipEmbedder().embed_images([load_image(i.image).rgb for i in catalogue_items])
+    scores, rows = index.search(vectors, 1)
+    assert [index.item(int(r))["id"] for r in rows[:, 0]] == [i.id for i in catalogue_items]
+    assert np.allclose(scores[:, 0], 1.0, atol=1e-4)
+
+
+def test_unreadable_product_images_are_skipped_and_reported(tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
+    catalogue = _jsonl(tmp_path / "c.jsonl", catalogue_items[:2])
+    (tmp_path / "broken.jpg").write_bytes(b"not an image")
+    with catalogue.open("a") as handle:
+        handle.write(json.dumps({"id": "broken", "image": "broken.jpg"}) + "\n")
+    result = CliRunner().invoke(cli, ["index", "build", str(catalogue), "--out", str(tmp_path / "idx")])
+    assert result.exit_code == 0, result.output
+    assert "2 products (1 skipped)" in result.output
+    assert "skipped broken:" in result.output
+
+
+def test_bundled_demo_index_holds_train_products_only() -> None:
+    from pixels2posts.catalog.reader import split_of
+
+    index = ProductIndex(Path(__file__).resolve().parents[3] / "models/index")
+    assert "split=train" in index.manifest["source"]
+    assert index.manifest["clip_version"] == ClipEmbedder().version
+    assert all(split_of(index.item(r)["group"]) == "train" for r in range(0, index.count, 97))
+    assert set(index.manifest["calibration"]) == {"gender", "fabric"}
