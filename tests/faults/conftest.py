@@ -45,6 +45,7 @@ def llm() -> Iterator[fake_openai.FakeOpenAI]:
 class Receiver:
     url: str = ""
     deliveries: dict[str, set[str]] = field(default_factory=dict)  # job id -> delivery ids
+    paths: dict[str, list[str]] = field(default_factory=dict)  # job id -> the URL paths its webhooks came to
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def duplicated(self) -> int:
@@ -63,6 +64,7 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
             body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))))
             with state.lock:
                 state.deliveries.setdefault(body["job_id"], set()).add(self.headers.get("X-P2P-Delivery", ""))
+                state.paths.setdefault(body["job_id"], []).append(self.path)
             self.send_response(204)
             self.end_headers()
 
@@ -73,6 +75,14 @@ def start_receiver() -> tuple[Receiver, ThreadingHTTPServer]:
     state.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return state, server
+
+
+@pytest.fixture()
+def logs(tmp_path: Path) -> Path:
+    """Each process of a stack writes its log here (read them when a fault test fails)."""
+    path = tmp_path / "logs"
+    path.mkdir()
+    return path
 
 
 @pytest.fixture()

@@ -82,13 +82,6 @@ def held_by(database_url: str, job_ids: list[str], pid: int) -> bool:
     return any((job := store.get(job_id)) is not None and str(job.holder).endswith(f":{pid}") for job_id in job_ids)
 
 
-@pytest.fixture()
-def logs(tmp_path: Path) -> Path:
-    path = tmp_path / "logs"
-    path.mkdir()
-    return path
-
-
 def test_given_a_vision_worker_sigkilled_mid_batch_then_another_finishes_its_jobs_within_2_minutes(
     redis_url: str, pg_schema_url: str, tmp_path: Path, logs: Path, llm: fake_openai.FakeOpenAI, receiver: Receiver
 ) -> None:

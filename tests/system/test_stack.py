@@ -69,6 +69,13 @@ def test_given_nothing_running_when_up_submit_down_then_captions_and_nothing_lef
         assert httpx.get(flower).status_code == 401
         assert httpx.get(flower, auth=(flower_auth[1], flower_auth[2])).status_code == 200
         assert (tmp_path / "var" / "logs" / "api.log").exists()
+        # no P2P_API_KEYS in the environment: `up` generated a key, printed it, and the API admits only that key
+        api_key = (run_dir / "api-key").read_text().strip()
+        assert len(api_key) >= 32 and f"API key  {api_key}" in started.stdout
+        jobs = f"http://127.0.0.1:{stack_env['P2P_API_PORT']}/v1/jobs/00000000-0000-0000-0000-000000000000"
+        assert httpx.get(jobs).status_code == 401
+        assert httpx.get(jobs, headers={"X-API-Key": api_key + "x"}).status_code == 401
+        assert httpx.get(jobs, headers={"X-API-Key": api_key}).status_code == 404
 
         photos = []
         for seed in range(5):
