@@ -20,7 +20,7 @@ import numpy as np
 from pixels2posts.catalog.reader import CatalogItem
 from shared.images import decode_image, load_image
 from workers.vision.embedder import ClipEmbedder
-from workers.vision.index import INDEX_FILE, ITEMS_FILE, MANIFEST_FILE, IndexError_, ProductIndex
+from workers.vision.index import INDEX_FILE, ITEMS_FILE, MANIFEST_FILE, ProductIndex, ProductIndexError
 
 HNSW_THRESHOLD = 100_000
 HNSW_M = 32
@@ -117,7 +117,7 @@ def create_index(folder: Path, vectors: np.ndarray, items: Sequence[CatalogItem]
                  ) -> ProductIndex:
     """Write a new index folder from embeddings + items (row i of `vectors` is items[i])."""
     if len(vectors) != len(items):
-        raise IndexError_(f"{len(vectors)} vectors for {len(items)} items")
+        raise ProductIndexError(f"{len(vectors)} vectors for {len(items)} items")
     faiss_index = _new_faiss_index(vectors.shape[1], len(items))
     faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     rows = [_row(item) for item in items]
@@ -137,12 +137,12 @@ def add_to_index(index: ProductIndex, vectors: np.ndarray, items: Sequence[Catal
     """Append items without a rebuild; ids already present are refused. Returns how many were added."""
     manifest = index.manifest
     if clip_version != manifest["clip_version"]:
-        raise IndexError_(f"index was built with CLIP {manifest['clip_version']}, not {clip_version}")
+        raise ProductIndexError(f"index was built with CLIP {manifest['clip_version']}, not {clip_version}")
     rows = [index.item(r) for r in range(index.count)]
     known = {row["id"] for row in rows}
     duplicates = [item.id for item in items if item.id in known]
     if duplicates:
-        raise IndexError_(f"ids already in the index: {', '.join(duplicates[:5])}")
+        raise ProductIndexError(f"ids already in the index: {', '.join(duplicates[:5])}")
     faiss_index = index.faiss
     faiss_index.add(np.ascontiguousarray(vectors, dtype=np.float32))
     rows.extend(_row(item) for item in items)

@@ -25,7 +25,7 @@ INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
 
 
-class IndexError_(P2PError):
+class ProductIndexError(P2PError):
     code = "index_invalid"
 
 
@@ -61,7 +61,7 @@ class ProductIndex:
             # exact search on the GPU when this faiss build has one (the HNSW kind stays on the CPU)
             self._faiss = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._faiss)
         if self._faiss.ntotal != len(self._items):
-            raise IndexError_(f"{self.folder}: {self._faiss.ntotal} vectors but {len(self._items)} items")
+            raise ProductIndexError(f"{self.folder}: {self._faiss.ntotal} vectors but {len(self._items)} items")
 
     def _ensure(self) -> None:
         if self._faiss is None:

@@ -11,7 +11,7 @@ import pytest
 import pixels2posts.catalog.build as build_module
 from pixels2posts.catalog.build import add_to_index, create_index
 from pixels2posts.catalog.reader import CatalogItem
-from workers.vision.index import IndexError_, ProductIndex
+from workers.vision.index import ProductIndex, ProductIndexError
 
 
 def _items(n: int, start: int = 0) -> list[CatalogItem]:
@@ -63,9 +63,9 @@ def test_add_extends_without_rebuild_and_changes_the_version(tmp_path: Path) -> 
 def test_add_refuses_duplicates_and_other_clip_models(tmp_path: Path) -> None:
     create_index(tmp_path, _unit(4), _items(4), "clip-v1")
     index = ProductIndex(tmp_path)
-    with pytest.raises(IndexError_, match="already in the index"):
+    with pytest.raises(ProductIndexError, match="already in the index"):
         add_to_index(index, _unit(1), _items(1), "clip-v1")
-    with pytest.raises(IndexError_, match="built with CLIP clip-v1"):
+    with pytest.raises(ProductIndexError, match="built with CLIP clip-v1"):
         add_to_index(index, _unit(1), _items(1, start=9), "clip-v2")
     assert ProductIndex(tmp_path).count == 4
 
@@ -86,5 +86,5 @@ def test_missing_or_inconsistent_index_fails_loudly(tmp_path: Path) -> None:
         ProductIndex(tmp_path / "none").search(_unit(1), 1)
     create_index(tmp_path, _unit(4), _items(4), "clip-v1")
     (tmp_path / "items.jsonl").write_text((tmp_path / "items.jsonl").read_text().splitlines()[0] + "\n")
-    with pytest.raises(IndexError_, match="4 vectors but 1 items"):
+    with pytest.raises(ProductIndexError, match="4 vectors but 1 items"):
         _ = ProductIndex(tmp_path).count
