@@ -23,6 +23,7 @@ import httpx
 
 from shared.errors import LLMUnavailableError, ModelNotAvailableError
 from shared.ports import free_port
+from shared.processes import stop_processes
 from shared.settings import Settings, get_settings
 from workers.language.local_llm_pool import die_with_parent, server_command
 
@@ -140,12 +141,7 @@ def running_local_llm(settings: Settings | None = None, start_timeout_s: float =
         _wait_ready(local.llm_base_url, process, start_timeout_s)
         yield local
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_processes([process], grace_s=30)
 
 
 def _wait_ready(base_url: str, process: subprocess.Popen[bytes], timeout_s: float) -> None:

@@ -23,6 +23,8 @@ from collections.abc import AsyncIterator, Iterator, Sequence
 
 import httpx
 
+from shared.processes import stop_processes
+
 HOP_HEADERS = frozenset({"host", "content-length", "connection", "transfer-encoding", "keep-alive"})
 
 
@@ -115,13 +117,7 @@ def started_slots(model: str, alias: str, slots: int, n_ctx: int, threads: int,
                 time.sleep(0.3)
         yield urls
     finally:
-        for process in processes:
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes, grace_s=30)
 
 
 def _answers(url: str) -> bool:
