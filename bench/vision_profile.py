@@ -25,7 +25,6 @@ from typing import Any
 
 import numpy as np
 
-import workers.vision.pipeline as pipeline_module
 from shared.images import DecodedImage, decode_image
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
@@ -60,6 +59,9 @@ def instrument(pipeline: VisionPipeline, clock: StageClock) -> None:
     embedder.prepare = clock.wrap("CLIP: resize + normalise", embedder.prepare)  # type: ignore[method-assign]
     embedder.image_model.run = clock.wrap("CLIP: ONNX Runtime", embedder.image_model.run)  # type: ignore[method-assign]
     index.search = clock.wrap("FAISS search", index.search)  # type: ignore[method-assign]
+    # both colour paths (the learned namer's readings, and plain k-means names without it) go through this method
+    pipeline.colour_readings = clock.wrap(  # type: ignore[method-assign]
+        "colours (all crops at once, clustering + namer)", pipeline.colour_readings)
 
 
 class Layout:
@@ -145,20 +147,15 @@ def profile(layout: Layout) -> tuple[dict[str, float], float, int]:
     clock = StageClock()
     pipeline = layout.pipeline
     instrument(pipeline, clock)
-    colours = pipeline_module.dominant_colours_batch
-    pipeline_module.dominant_colours_batch = clock.wrap("colours (all crops at once)", colours)
     crops = 0
     total = 0.0
-    try:
-        for start in range(0, len(layout.blobs), layout.batch):
-            chunk = layout.blobs[start:start + layout.batch]
-            started = time.perf_counter()
-            images = [clock.wrap("decode", layout.decode)(b) for b in chunk]
-            packs = pipeline.evidence_batch(images)
-            total += time.perf_counter() - started
-            crops += sum(max(1, len(p.garments)) for p in packs)
-    finally:
-        pipeline_module.dominant_colours_batch = colours
+    for start in range(0, len(layout.blobs), layout.batch):
+        chunk = layout.blobs[start:start + layout.batch]
+        started = time.perf_counter()
+        images = [clock.wrap("decode", layout.decode)(b) for b in chunk]
+        packs = pipeline.evidence_batch(images)
+        total += time.perf_counter() - started
+        crops += sum(max(1, len(p.garments)) for p in packs)
     return dict(clock.seconds), total, crops
 
 
