@@ -37,6 +37,7 @@ class OrtModel:
         self.path = Path(path)
         self._settings = settings or get_settings()
         self._session: Any = None
+        self._metadata: dict[str, str] | None = None
         self._lock = threading.Lock()
 
     @property
@@ -57,7 +58,11 @@ class OrtModel:
 
     @property
     def metadata(self) -> dict[str, str]:
-        return dict(self.session.get_modelmeta().custom_metadata_map)
+        """The model's custom metadata, read once (the hot path asks for it several times per batch); treat it as
+        read-only."""
+        if self._metadata is None:
+            self._metadata = dict(self.session.get_modelmeta().custom_metadata_map)
+        return self._metadata
 
     def _load(self) -> Any:
         import onnxruntime as ort
