@@ -108,7 +108,7 @@ class GarmentDetector:
     def prepare(self, images: Sequence[DecodedImage]) -> PreparedBatch:
         # NCHW float in [0, 1], each resized image scaled straight into its window (no uint8 canvas in between)
         tensor, placements = letterbox_tensor([image.rgb for image in images], self.input_size, self._input_dtype(),
-                                              1 / 255)
+                                              1 / 255, threads=self._settings.ort_threads_per_session)
         return PreparedBatch(tensor, placements, [image.scale for image in images])
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ from PIL import Image
 from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
+from workers.vision.prep import map_indices
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
@@ -127,13 +128,16 @@ class ClipEmbedder:
         one numpy pass."""
         size = self.image_size
         stacked = np.empty((len(crops), size, size, 3), np.uint8)
-        for i, crop in enumerate(crops):
-            self.square(crop, stacked[i])
         squares = stacked.transpose(0, 3, 1, 2)
-        scale, shift = self._normalisation
         batch = np.empty(squares.shape, np.float32)
-        np.multiply(squares, scale, out=batch)
-        batch += shift
+        scale, shift = self._normalisation
+
+        def one(i: int) -> None:  # resize into the uint8 batch, then scale and shift that crop's planes
+            self.square(crops[i], stacked[i])
+            np.multiply(squares[i], scale, out=batch[i])
+            batch[i] += shift
+
+        map_indices(one, len(crops), self._settings.ort_threads_per_session)
         return batch
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
