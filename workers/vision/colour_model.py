@@ -66,10 +66,14 @@ def colour_features(stats: ClusterStats) -> np.ndarray:
 
 
 def _nearest_palette(lab: np.ndarray) -> np.ndarray:
-    """Index of the nearest palette colour (squared Lab distance, float32) of each row of an (M, 3) array."""
-    distance = np.square(lab[:, 0:1] - _PALETTE_LAB32[None, :, 0])
+    """Index of the nearest palette colour (squared Lab distance, float32) of each row of an (M, 3) array; the
+    passes write into two reused buffers (fresh (M, 37) temporaries cost more than the arithmetic)."""
+    distance = np.empty((len(lab), len(PALETTE)), np.float32)
+    step = np.empty_like(distance)
+    np.square(np.subtract(lab[:, 0:1], _PALETTE_LAB32[None, :, 0], out=distance), out=distance)
     for channel in (1, 2):
-        distance += np.square(lab[:, channel:channel + 1] - _PALETTE_LAB32[None, :, channel])
+        distance += np.square(np.subtract(lab[:, channel:channel + 1], _PALETTE_LAB32[None, :, channel], out=step),
+                              out=step)
     return distance.argmin(1)
 
 
