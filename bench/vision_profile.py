@@ -9,7 +9,9 @@ A layout RxT runs R batches at once (P2P_VISION_BATCH_WORKERS) with T ONNX Runti
              ones the pipeline itself sends to CLIP), R batches at once;
   pipeline   decode + `VisionPipeline.evidence_batch` through the worker's MicroBatcher (R runners).
 Rounds interleave the layouts and the two paths, so load from other processes hits them alike; each cell is the
-best of `repeats` rounds after a warm-up round. Then a per-stage profile of the batches of the first layout.
+best of `repeats` rounds after a warm-up round; the last column is the median, over those rounds, of each round's
+pipeline / ORT ratio (the two measured back to back: steadier than the ratio of two bests on a shared machine).
+Then a per-stage profile of the batches of the first layout.
 """
 
 from __future__ import annotations
@@ -25,7 +27,6 @@ from typing import Any
 
 import numpy as np
 
-import workers.vision.pipeline as pipeline_module
 from shared.images import DecodedImage, decode_image
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
@@ -60,6 +61,9 @@ def instrument(pipeline: VisionPipeline, clock: StageClock) -> None:
     embedder.prepare = clock.wrap("CLIP: resize + normalise", embedder.prepare)  # type: ignore[method-assign]
     embedder.image_model.run = clock.wrap("CLIP: ONNX Runtime", embedder.image_model.run)  # type: ignore[method-assign]
     index.search = clock.wrap("FAISS search", index.search)  # type: ignore[method-assign]
+    # both colour paths (the learned namer's readings, and plain k-means names without it) go through this method
+    pipeline.colour_readings = clock.wrap(  # type: ignore[method-assign]
+        "colours (all crops at once, clustering + namer)", pipeline.colour_readings)
 
 
 class Layout:
@@ -129,15 +133,18 @@ def timed(work: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def compare(layouts: Sequence[Layout], repeats: int) -> dict[str, tuple[float, float]]:
+def compare(layouts: Sequence[Layout], repeats: int) -> dict[str, tuple[float, float, float]]:
+    """Per layout: best ORT-alone seconds, best pipeline seconds, and the median over rounds of the pipeline's time
+    over the ORT time of the same round (measured back to back, so a load change between rounds cancels out)."""
     best = {layout.name: [float("inf"), float("inf")] for layout in layouts}
+    ratios: dict[str, list[float]] = {layout.name: [] for layout in layouts}
     for round_index in range(repeats + 1):
         for layout in layouts:
-            for slot, work in enumerate((layout.ort_alone, layout.in_process)):
-                seconds = timed(work)
-                if round_index:  # round 0 warms sessions, caches and thread pools
-                    best[layout.name][slot] = min(best[layout.name][slot], seconds)
-    return {name: (ort, full) for name, (ort, full) in best.items()}
+            seconds = [timed(work) for work in (layout.ort_alone, layout.in_process)]
+            if round_index:  # round 0 warms sessions, caches and thread pools
+                best[layout.name] = [min(b, s) for b, s in zip(best[layout.name], seconds, strict=True)]
+                ratios[layout.name].append(seconds[0] / seconds[1])
+    return {name: (ort, full, float(np.median(ratios[name]))) for name, (ort, full) in best.items()}
 
 
 def profile(layout: Layout) -> tuple[dict[str, float], float, int]:
@@ -145,20 +152,15 @@ def profile(layout: Layout) -> tuple[dict[str, float], float, int]:
     clock = StageClock()
     pipeline = layout.pipeline
     instrument(pipeline, clock)
-    colours = pipeline_module.dominant_colours_batch
-    pipeline_module.dominant_colours_batch = clock.wrap("colours (all crops at once)", colours)
     crops = 0
     total = 0.0
-    try:
-        for start in range(0, len(layout.blobs), layout.batch):
-            chunk = layout.blobs[start:start + layout.batch]
-            started = time.perf_counter()
-            images = [clock.wrap("decode", layout.decode)(b) for b in chunk]
-            packs = pipeline.evidence_batch(images)
-            total += time.perf_counter() - started
-            crops += sum(max(1, len(p.garments)) for p in packs)
-    finally:
-        pipeline_module.dominant_colours_batch = colours
+    for start in range(0, len(layout.blobs), layout.batch):
+        chunk = layout.blobs[start:start + layout.batch]
+        started = time.perf_counter()
+        images = [clock.wrap("decode", layout.decode)(b) for b in chunk]
+        packs = pipeline.evidence_batch(images)
+        total += time.perf_counter() - started
+        crops += sum(max(1, len(p.garments)) for p in packs)
     return dict(clock.seconds), total, crops
 
 
@@ -179,13 +181,13 @@ def main(argv: list[str] | None = None) -> None:
           f"CLIP {first.embedder.version}, providers {first.detector.providers}; "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     results = compare(layouts, args.repeats)
-    best_ort = min(ort for ort, _ in results.values())
+    best_ort = min(ort for ort, _, _ in results.values())
     n = len(blobs)
     print("| layout (batches at once x ORT threads) | ORT alone img/s | pipeline img/s | pipeline / same-layout ORT "
-          "| pipeline / best ORT |")
-    print("|---|---:|---:|---:|---:|")
-    for name, (ort, full) in results.items():
-        print(f"| {name} | {n / ort:.1f} | {n / full:.1f} | {ort / full:.2f} | {best_ort / full:.2f} |")
+          "| pipeline / best ORT | same-layout ratio, median of rounds |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for name, (ort, full, median) in results.items():
+        print(f"| {name} | {n / ort:.1f} | {n / full:.1f} | {ort / full:.2f} | {best_ort / full:.2f} | {median:.2f} |")
     stages, total, crops = profile(layouts[0])
     model = sum(s for name, s in stages.items() if "ONNX Runtime" in name)
     print(f"\n# per-stage profile, layout {layouts[0].name}, batches run one after another: {n} images, "

@@ -18,6 +18,7 @@ Numpy only at runtime (the weights are an .npz written by `training/tower/colour
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import numpy as np
 from shared.palette import PALETTE, PALETTE_LAB, ciede2000, lab_to_rgb
 from shared.schemas import Colour
 from workers.language.vocabulary import COLOUR_WORDS, words_of
-from workers.vision.colours import GRID, ClusterStats, cluster_batch, name_clusters
+from workers.vision.colours import ClusterStats, cluster_batch, name_clusters
 
 _PALETTE_LAB32 = PALETTE_LAB.astype(np.float32)
 _SCALE = 50.0  # Lab units -> roughly unit range for the MLP
@@ -37,7 +38,12 @@ NAMING_FALLOFF = 10.0
 
 
 def colour_features(stats: ClusterStats) -> np.ndarray:
-    """(N, F) float32 features of each clustered crop; F = 4*5 + 3 + 1 + 2*len(PALETTE)."""
+    """(N, F) float32 features of each clustered crop; F = 4*5 + 3 + 1 + 2*len(PALETTE).
+
+    The palette histograms are counts (by `bincount`) of each pixel's nearest palette colour, found by squared Lab
+    distance accumulated channel by channel over a contiguous (pixels, palette) array: the same float32 sums as
+    ((lab - palette) ** 2).sum(-1), so the same features the namer was trained on, without an (N, P, 37, 3)
+    temporary and a one-hot (N, P, 37) array."""
     n = len(stats.usable)
     order = np.argsort(-stats.shares, 1, kind="stable")
     centres = np.take_along_axis(stats.centres, order[..., None], 1)
@@ -47,16 +53,40 @@ def colour_features(stats: ClusterStats) -> np.ndarray:
     weights = stats.mask.astype(np.float32)
     total = np.maximum(weights.sum(1, keepdims=True), 1)
     mean = (stats.lab * weights[..., None]).sum(1) / total
-    nearest = ((stats.lab[:, :, None, :] - _PALETTE_LAB32[None, None]) ** 2).sum(-1).argmin(-1)    # (N, P)
-    onehot = np.eye(len(PALETTE), dtype=np.float32)[nearest]
-    foreground = (onehot * weights[..., None]).sum(1) / total
-    centre = np.zeros((GRID, GRID), bool)
-    centre[GRID // 4: GRID - GRID // 4, GRID // 4: GRID - GRID // 4] = True
-    middle = onehot[:, centre.ravel()].mean(1)      # unmasked: a white garment on white still shows here
+    pixels = stats.lab.shape[1]
+    nearest = _nearest_palette(stats.lab.reshape(-1, 3)).reshape(n, pixels)                        # (N, P)
+    palette = len(PALETTE)
+    keys = nearest + (np.arange(n) * palette)[:, None]
+    # the mask is 0/1, so these float32 sums are exact integers whatever the summation order
+    foreground = np.bincount(keys[stats.mask], minlength=n * palette).reshape(n, palette).astype(np.float32) / total
+    middle = (np.bincount(keys[:, _centre(pixels)].ravel(), minlength=n * palette).reshape(n, palette)
+              .astype(np.float32) / np.float32(_centre(pixels).sum()))
     return np.concatenate([clusters, mean / _SCALE, weights.mean(1, keepdims=True), foreground, middle],
                           1).astype(np.float32)
 
 
+def _nearest_palette(lab: np.ndarray) -> np.ndarray:
+    """Index of the nearest palette colour (squared Lab distance, float32) of each row of an (M, 3) array; the
+    passes write into two reused buffers (fresh (M, 37) temporaries cost more than the arithmetic)."""
+    distance = np.empty((len(lab), len(PALETTE)), np.float32)
+    step = np.empty_like(distance)
+    np.square(np.subtract(lab[:, 0:1], _PALETTE_LAB32[None, :, 0], out=distance), out=distance)
+    for channel in (1, 2):
+        distance += np.square(np.subtract(lab[:, channel:channel + 1], _PALETTE_LAB32[None, :, channel], out=step),
+                              out=step)
+    return distance.argmin(1)
+
+
+def _centre(pixels: int) -> np.ndarray:
+    """(pixels,) True on the middle half of the grid (rows and columns): unmasked, a white garment on white still
+    shows there."""
+    grid = math.isqrt(pixels)
+    centre = np.zeros((grid, grid), bool)
+    centre[grid // 4: grid - grid // 4, grid // 4: grid - grid // 4] = True
+    return centre.ravel()
+
+
+@functools.cache
 def lexicon_families(name: str) -> frozenset[str]:
     """The caption lexicon's colour families of a colour name ("light grey" -> grey, "cream" -> white/beige)."""
     families: set[str] = set()
@@ -95,6 +125,7 @@ class ColourModel:
         missing = [f for f, names in zip(self.families, self._names, strict=True) if not names]
         if missing:
             raise ValueError(f"{path}: families without a palette colour: {missing}")
+        self._allowed = np.array([[i in names for i in range(len(PALETTE))] for names in self._names])  # (F, P)
 
     def probabilities(self, features: np.ndarray) -> np.ndarray:
         hidden = np.maximum((features - self.mean) / self.scale @ self.w1 + self.b1, 0)
@@ -113,6 +144,20 @@ class ColourModel:
         colour = PALETTE[self._names[family][int(distances[best].argmin())]]
         return colour.name, centres[best], float(shares[best])
 
+    def name_batch(self, families: np.ndarray, centres: np.ndarray,
+                   shares: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+        """`name` for N crops at once: families (N,), centres (N, K, 3), shares (N, K) -> names, Lab (N, 3) and
+        shares (N,) of the named clusters. One CIEDE2000 pass against the whole palette (elementwise, so the same
+        distances as per family); the other families' colours are masked out."""
+        rows = np.arange(len(families))
+        distances = ciede2000(centres[:, :, None, :].astype(np.float64), PALETTE_LAB[None, None])      # (N, K, P)
+        allowed = self._allowed[families][:, None, :]
+        distances = np.where(allowed, distances, np.inf)
+        claim = shares * np.exp(-distances.min(2) / NAMING_FALLOFF)
+        best = claim.argmax(1)
+        colour = distances[rows, best].argmin(1)
+        return [PALETTE[int(c)].name for c in colour], centres[rows, best], shares[rows, best]
+
     def read(self, stats: ClusterStats, count: int) -> list[ColourReading]:
         """A reading per crop (`count` crops; unusable ones abstain with confidence 0)."""
         readings = [ColourReading([], None, 0.0, False) for _ in range(count)]
@@ -120,14 +165,16 @@ class ColourModel:
             return readings
         probs = self.probabilities(colour_features(stats))
         plain = name_clusters(stats, count)
+        families = probs.argmax(1)
+        confidences = probs[np.arange(len(families)), families].tolist()
+        names, labs, shares = self.name_batch(families, stats.centres, stats.shares)
+        rgbs = lab_to_rgb(labs.astype(np.float64)).tolist()
         for row, i in enumerate(stats.usable):
-            family = int(probs[row].argmax())
-            confidence = float(probs[row, family])
-            name, lab, share = self.name(family, stats.centres[row], stats.shares[row])
-            rgb = lab_to_rgb(lab[None].astype(np.float64))[0].tolist()
-            colour = Colour(name=name, rgb=(rgb[0], rgb[1], rgb[2]), share=math.floor(share * 1000 + 1e-9) / 1000)
+            name, confidence, rgb = names[row], confidences[row], rgbs[row]
+            colour = Colour(name=name, rgb=(rgb[0], rgb[1], rgb[2]),
+                            share=math.floor(float(shares[row]) * 1000 + 1e-9) / 1000)
             confident = confidence >= self.threshold and agree(name, plain[i][0].name if plain[i] else None)
-            readings[i] = ColourReading([colour], self.families[family], round(confidence, 4), confident)
+            readings[i] = ColourReading([colour], self.families[int(families[row])], round(confidence, 4), confident)
         return readings
 
 

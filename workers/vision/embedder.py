@@ -24,21 +24,27 @@ from PIL import Image
 from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
+from workers.vision.prep import map_indices
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
 
 
-def letterbox(rgb: np.ndarray, size: int, fill: int = 255) -> np.ndarray:
-    """Resize the longest side to `size` and pad to a square of `fill` (the garment keeps its shape)."""
+def letterbox(rgb: np.ndarray, size: int, fill: int = 255, out: np.ndarray | None = None) -> np.ndarray:
+    """Resize the longest side to `size` and pad to a square of `fill` (the garment keeps its shape); written into
+    `out` (size x size x 3 uint8) when given, filling only the padding."""
     height, width = rgb.shape[:2]
     if height == 0 or width == 0:
         raise ValueError("cannot letterbox an empty image")
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
     resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
-    canvas = np.full((size, size, 3), fill, dtype=np.uint8)
+    canvas = np.empty((size, size, 3), dtype=np.uint8) if out is None else out
     top, left = (size - new_h) // 2, (size - new_w) // 2
+    canvas[:top] = fill
+    canvas[top + new_h:] = fill
+    canvas[top:top + new_h, :left] = fill
+    canvas[top:top + new_h, left + new_w:] = fill
     canvas[top:top + new_h, left:left + new_w] = resized
     return canvas
 
@@ -86,7 +92,7 @@ class ClipEmbedder:
     def version(self) -> str:
         return self.meta.get("version", self.image_model.path.stem)
 
-    @property
+    @functools.cached_property
     def image_size(self) -> int:
         return int(self.meta.get("image_size", 224))
 
@@ -102,19 +108,36 @@ class ClipEmbedder:
         std = np.asarray(json.loads(meta.get("std", "[0.26862954, 0.26130258, 0.27577711]")), np.float32)
         return (1 / (255 * std))[:, None, None], (-mean / std)[:, None, None]
 
-    def square(self, rgb: np.ndarray) -> np.ndarray:
-        """One HxWx3 uint8 crop -> SxSx3 uint8, resized as the model was trained/exported."""
-        if self.meta.get("resize_mode", "longest") == "longest":
-            return letterbox(rgb, self.image_size, int(self.meta.get("fill", 255)))
-        return center_crop(rgb, self.image_size)
+    @functools.cached_property
+    def _resize(self) -> tuple[bool, int]:
+        """(letterbox rather than centre crop, letterbox fill), from the metadata read once."""
+        return self.meta.get("resize_mode", "longest") == "longest", int(self.meta.get("fill", 255))
+
+    def square(self, rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+        """One HxWx3 uint8 crop -> SxSx3 uint8 (into `out` when given), resized as the model was trained/exported."""
+        longest, fill = self._resize
+        if longest:
+            return letterbox(rgb, self.image_size, fill, out)
+        if out is None:
+            return center_crop(rgb, self.image_size)
+        out[...] = center_crop(rgb, self.image_size)
+        return out
 
     def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Crops -> the normalised [N, 3, S, S] float32 batch: per crop only the resize, then one numpy pass."""
-        squares = np.stack([self.square(crop) for crop in crops]).transpose(0, 3, 1, 2)
-        scale, shift = self._normalisation
+        """Crops -> the normalised [N, 3, S, S] float32 batch: per crop only the resize (into one uint8 batch), then
+        one numpy pass."""
+        size = self.image_size
+        stacked = np.empty((len(crops), size, size, 3), np.uint8)
+        squares = stacked.transpose(0, 3, 1, 2)
         batch = np.empty(squares.shape, np.float32)
-        np.multiply(squares, scale, out=batch)
-        batch += shift
+        scale, shift = self._normalisation
+
+        def one(i: int) -> None:  # resize into the uint8 batch, then scale and shift that crop's planes
+            self.square(crops[i], stacked[i])
+            np.multiply(squares[i], scale, out=batch[i])
+            batch[i] += shift
+
+        map_indices(one, len(crops), self._settings.ort_threads_per_session)
         return batch
 
     def preprocess(self, rgb: np.ndarray) -> np.ndarray:
@@ -125,14 +148,22 @@ class ClipEmbedder:
         """Raw (not normalised) embeddings of a prepared batch."""
         return np.asarray(self.image_model.run({"image": batch}, ["embedding"])[0])
 
+    @functools.cached_property
+    def _heads(self) -> dict[str, tuple[str, ...]]:
+        return {k: tuple(v) for k, v in json.loads(self.meta.get("heads", "{}")).items()}
+
     @property
     def head_vocabularies(self) -> dict[str, list[str]]:
-        """Head name -> class names (empty for a plain CLIP tower)."""
-        return {k: list(v) for k, v in json.loads(self.meta.get("heads", "{}")).items()}
+        """Head name -> class names (empty for a plain CLIP tower); the metadata is parsed once."""
+        return {k: list(v) for k, v in self._heads.items()}
+
+    @functools.cached_property
+    def _thresholds(self) -> dict[str, float]:
+        return {k: float(v) for k, v in json.loads(self.meta.get("thresholds", "{}")).items()}
 
     @property
     def head_thresholds(self) -> dict[str, float]:
-        return {k: float(v) for k, v in json.loads(self.meta.get("thresholds", "{}")).items()}
+        return dict(self._thresholds)
 
     def analyse_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> ImageAnalysis:
         """Embeddings (L2-normalised) and head probabilities of RGB crops, run in batches of `batch_size`."""

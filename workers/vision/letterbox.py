@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from workers.vision.prep import map_indices
+
 PAD_VALUE = 114
 
 
@@ -68,6 +70,37 @@ def letterbox_batch(images: Sequence[np.ndarray], size: int, stride: int = 32,
     batch = np.full(shape, PAD_VALUE, dtype=np.uint8)
     placements = [place(rgb, batch[i], size, channels_first) for i, rgb in enumerate(images)]
     return batch, placements
+
+
+def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.floating], scale: float,
+                     stride: int = 32, threads: int = 1) -> tuple[np.ndarray, list[Placement]]:
+    """`letterbox_batch(..., channels_first=True) * scale` as `dtype`, without the uint8 canvas: each resized image
+    is scaled straight into its window of the tensor and only the padding strips are filled, so the batch is
+    written once (the same float32 products, element by element, as converting the canvas). `threads`: images
+    prepared at once (workers.vision.prep)."""
+    if not images:
+        raise ValueError("letterbox_tensor needs at least one image")
+    factor = np.float32(scale)
+    height, width = canvas_shape([im.shape[:2] for im in images], size, stride)
+    tensor = np.empty((len(images), 3, height, width), dtype=dtype)
+    pad = np.multiply(np.full(1, PAD_VALUE, np.uint8), factor)[0]
+
+    def place_scaled(i: int) -> Placement:
+        rgb = images[i]
+        image_h, image_w = rgb.shape[:2]
+        new_h, new_w = resized_shape(image_h, image_w, size)
+        if (new_h, new_w) != (image_h, image_w):
+            rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+        top, left = round((height - new_h) / 2 - 0.1), round((width - new_w) / 2 - 0.1)
+        plane = tensor[i]
+        plane[:, :top] = pad
+        plane[:, top + new_h:] = pad
+        plane[:, top:top + new_h, :left] = pad
+        plane[:, top:top + new_h, left + new_w:] = pad
+        np.multiply(rgb.transpose(2, 0, 1), factor, out=plane[:, top:top + new_h, left:left + new_w], casting="unsafe")
+        return Placement(gain=min(size / image_h, size / image_w), left=left, top=top, height=image_h, width=image_w)
+
+    return tensor, map_indices(place_scaled, len(images), threads)
 
 
 def to_image_boxes(boxes: np.ndarray, placement: Placement) -> np.ndarray:

@@ -25,6 +25,7 @@ from workers.vision.colours import PersonMasker, dominant_colours_batch
 from workers.vision.embedder import ClipEmbedder, ImageAnalysis
 from workers.vision.garment_types import COARSE
 from workers.vision.index import ProductIndex
+from workers.vision.prep import map_indices
 from workers.vision.retrieval import VOTED_ATTRIBUTES, Calibrator, Vote, combine, style_examples, vote
 
 log = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ log = logging.getLogger(__name__)
 BUNDLED_INDEX = "index"
 COLOUR_MODEL = ("clip", "colour.npz")  # under models_dir; without it colours are named as before, unrated
 MIN_CROP_SIDE = 4
+COLOUR_CHUNK_MIN = 8  # fewer crops than this per thread are read in one call: a hand-off would cost more
 # class-aware NMS keeps a "shirt" on the very box of a "jacket", and a "shoe" box inside a two-shoe box:
 # one garment each in a caption
 SAME_REGION_IOU = 0.85
@@ -148,6 +150,17 @@ class VisionPipeline:
                         persons: Sequence[np.ndarray | None] | None = None) -> list[ColourReading]:
         """Each crop's colour: the learned namer's, stated only when confident; without it, every k-means colour
         (the previous behaviour), with no confidence."""
+        # a crop's reading does not depend on the other crops of its call (tests/attributes/test_colour_model.py),
+        # so the batch's crops are read in one chunk per core this batch runner owns (workers.vision.prep)
+        persons = persons if persons is not None else [None] * len(crops)
+        threads = min(self.settings.ort_threads_per_session, len(crops) // COLOUR_CHUNK_MIN) or 1
+        bounds = [len(crops) * k // threads for k in range(threads + 1)]
+        chunks = map_indices(lambda k: self._colour_chunk(crops[bounds[k]:bounds[k + 1]],
+                                                          persons[bounds[k]:bounds[k + 1]]), threads, threads)
+        return [reading for chunk in chunks for reading in chunk]
+
+    def _colour_chunk(self, crops: Sequence[np.ndarray],
+                      persons: Sequence[np.ndarray | None]) -> list[ColourReading]:
         if self.colour_model is not None:
             return read_colours_batch(self.colour_model, crops, persons)
         return [ColourReading(found, None, 0.0, True) for found in dominant_colours_batch(crops, persons)]

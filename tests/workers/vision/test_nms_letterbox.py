@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from workers.vision.letterbox import canvas_shape, letterbox_batch, to_image_boxes
+from workers.vision.letterbox import canvas_shape, letterbox_batch, letterbox_tensor, to_image_boxes
 from workers.vision.nms import class_aware_nms, iou_matrix, nms, xywh_to_xyxy
 
 
@@ -72,3 +72,18 @@ def test_given_channels_first_when_letterboxed_then_the_canvas_is_the_transposed
     assert chw.shape == (2, 3, 640, 640)
     np.testing.assert_array_equal(chw, hwc.transpose(0, 3, 1, 2))
     assert placements == placements_chw
+
+
+def test_given_a_mixed_batch_when_letterboxed_to_a_tensor_then_it_equals_the_converted_canvas() -> None:
+    """The detector's direct float path must give the very tensor the uint8 canvas converted to float gives."""
+    rng = np.random.default_rng(1)
+    images = [rng.integers(0, 256, shape, dtype=np.uint8)
+              for shape in [(600, 400, 3), (300, 500, 3), (640, 640, 3), (90, 7, 3), (2000, 1500, 3)]]
+    canvas, placements = letterbox_batch(images, 640, channels_first=True)
+    for dtype in (np.float32, np.float16):
+        expected = np.empty(canvas.shape, dtype)
+        np.multiply(canvas, np.float32(1 / 255), out=expected, casting="unsafe")
+        tensor, tensor_placements = letterbox_tensor(images, 640, dtype, 1 / 255)
+        assert tensor.dtype == dtype
+        np.testing.assert_array_equal(tensor, expected)
+        assert tensor_placements == placements
