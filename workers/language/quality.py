@@ -6,7 +6,7 @@ and the garbled phrasing a small model produces ("black trousers and a denim", "
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from shared.schemas import ShopMetadata
 from workers.language.prompt import DEMOS, SYSTEM
@@ -51,16 +51,14 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
     words = words_of(caption)
     if len(words) < MIN_WORDS:
         found.append("too short")
-    if _repeated_garment(words):
-        found.append("names a garment twice")
-    if _fabric_as_thing(words):
-        found.append("a fabric used as a garment")
-    if _garment_inside_garment(words):
-        found.append("a garment inside another garment")
-    if _repeated_noun(words):
-        found.append("repeats a noun")
-    if _article_before_plural(words):
-        found.append("a/an before a plural")
+    word_checks: tuple[tuple[Callable[[list[str]], bool], str], ...] = (
+        (_repeated_garment, "names a garment twice"),
+        (_fabric_as_thing, "a fabric used as a garment"),
+        (_garment_inside_garment, "a garment inside another garment"),
+        (_repeated_noun, "repeats a noun"),
+        (_article_before_plural, "a/an before a plural"),
+    )
+    found += [why for check, why in word_checks if check(words)]
     if _colour_heading(caption):
         found.append("a bare colour list")
     if _PARENTHESIS.search(caption):
