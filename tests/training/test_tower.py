@@ -61,3 +61,13 @@ def test_clothing_photos_split_by_contributor(shared_dir: Path) -> None:
         sides.setdefault(row.group, set()).add(row.split)
     assert all(len(s) == 1 for s in sides.values())
     assert {r.split for r in rows} == {"train", "calib", "test"}
+
+
+def test_a_limited_fit_drops_late_train_and_calib_rows_but_keeps_every_test_row() -> None:
+    pytest.importorskip("torch")
+    from training.tower.train import limit_split
+
+    split = np.asarray(["train", "test", "calib", "train", "test", "calib", "train"])
+    limited = limit_split(split, 3)
+    assert limited.tolist() == ["train", "test", "calib", "unused", "test", "unused", "unused"]
+    assert (limited == "test").sum() == (split == "test").sum()
