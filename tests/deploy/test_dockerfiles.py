@@ -3,7 +3,6 @@ every runtime dependency and nothing of the train extra; the build context holds
 
 from __future__ import annotations
 
-import ast
 import re
 import shutil
 import subprocess
@@ -28,6 +27,7 @@ from tests.deploy.docker_checks import (
     parse_dockerfile,
 )
 from tests.deploy.validators import REPO_ROOT, hadolint_problems
+from tests.support.imports import imports_of
 
 # lock file -> the extras it resolves (docker/lock.sh)
 LOCKS = {"requirements-cpu.txt": ["cpu", "postgres"], "requirements-gpu.txt": ["gpu", "postgres"],
@@ -156,15 +156,14 @@ ENGINES = {"requirements-cpu.txt": {"onnxruntime", "faiss-cpu"},
 def module_level_imports(packages: list[str]) -> dict[str, str]:
     """Top-level third-party modules imported at module level by the runtime packages -> one file importing it."""
     found: dict[str, str] = {}
-    for package in packages:
-        for source in (REPO_ROOT / package).rglob("*.py"):
-            for node in ast.parse(source.read_text()).body:
-                names = [a.name for a in node.names] if isinstance(node, ast.Import) else (
-                    [node.module] if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module else [])
-                for name in names:
-                    top = name.split(".")[0]
-                    if top not in sys.stdlib_module_names and top not in {*RUNTIME_PACKAGES, "__future__"}:
-                        found.setdefault(top, str(source.relative_to(REPO_ROOT)))
+    sources = sorted(source for package in packages for source in (REPO_ROOT / package).rglob("*.py"))
+    for source, statements in imports_of(sources).items():
+        for statement in statements:
+            if not statement.module_level or statement.level or not statement.module:
+                continue
+            top = statement.module.split(".")[0]
+            if top not in sys.stdlib_module_names and top not in {*RUNTIME_PACKAGES, "__future__"}:
+                found.setdefault(top, str(source.relative_to(REPO_ROOT)))
     return found
 
 

@@ -5,11 +5,11 @@ shared  <-  workers, producer (never each other)  <-  pixels2posts (the CLI, eva
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+from tests.support.imports import imports_of
 
 REPO = Path(__file__).resolve().parents[2]
 OFFLINE = ("pixels2posts", "training", "bench", "tests")
@@ -24,19 +24,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
 }
 
 
-def imported_modules(path: Path) -> Iterator[tuple[int, str]]:
-    """(line, absolute module name) of every import in the file, also those inside functions."""
-    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
-        if isinstance(node, ast.Import):
-            yield from ((node.lineno, alias.name) for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            yield node.lineno, node.module
+def imported_modules(paths: list[Path]) -> dict[Path, list[tuple[int, str]]]:
+    """path -> (line, absolute module name) of every import in the file, also those inside functions."""
+    return {path: [(s.line, s.module) for s in statements if s.level == 0 and s.module]
+            for path, statements in imports_of(paths).items()}
 
 
 def violations(package: str, forbidden: tuple[str, ...]) -> list[str]:
     found = []
-    for path in sorted((REPO / package).rglob("*.py")):
-        for line, module in imported_modules(path):
+    for path, modules in sorted(imported_modules(sorted((REPO / package).rglob("*.py"))).items()):
+        for line, module in modules:
             if any(module == name or module.startswith(name + ".") for name in forbidden):
                 found.append(f"{path.relative_to(REPO)}:{line} imports {module}")
     return found
@@ -51,15 +48,13 @@ def test_given_a_room_then_it_imports_no_higher_room(package: str) -> None:
 def test_given_a_forbidden_import_then_the_check_names_file_and_line(tmp_path: Path) -> None:
     module = tmp_path / "leak.py"
     module.write_text("import os\n\ndef f():\n    from producer.blobs import BlobStore\n    return BlobStore\n")
-    assert [hit for hit in imported_modules(module) if hit[1].startswith("producer")] == [(4, "producer.blobs")]
+    assert [hit for hit in imported_modules([module])[module] if hit[1].startswith("producer")] == [
+        (4, "producer.blobs")]
 
 
 def test_no_relative_imports_hide_from_the_check() -> None:
-    relative = [
-        f"{path.relative_to(REPO)}:{node.lineno}"
-        for package in ("shared", "workers", "producer", "pixels2posts", "training")
-        for path in (REPO / package).rglob("*.py")
-        for node in ast.walk(ast.parse(path.read_text()))
-        if isinstance(node, ast.ImportFrom) and node.level > 0
-    ]
+    paths = [path for package in ("shared", "workers", "producer", "pixels2posts", "training")
+             for path in (REPO / package).rglob("*.py")]
+    relative = [f"{path.relative_to(REPO)}:{statement.line}"
+                for path, statements in imports_of(paths).items() for statement in statements if statement.level > 0]
     assert relative == []
