@@ -1,9 +1,9 @@
 """Every import statement of a set of source files, read with `ast` in a fresh interpreter.
 
-Why a subprocess: CPython 3.11 before 3.11.8 keeps `ast`'s recursion-depth bookkeeping in interpreter-wide state,
-so an `ast.parse` in the long-lived test process can fail with "SystemError: AST constructor recursion depth
-mismatch" when another thread converted an AST at the same time (python/cpython#106905). A short-lived
-single-threaded interpreter cannot hit it."""
+Why a subprocess: CPython 3.11 keeps `ast`'s recursion-depth bookkeeping in interpreter-wide state, and in a
+long-lived threaded process an `ast.parse` can fail spuriously with "SystemError: AST constructor recursion depth
+mismatch" (python/cpython#106905; it failed one full CI run here on 3.11.7). A short-lived single-threaded
+interpreter does not hit it."""
 
 from __future__ import annotations
 
