@@ -148,8 +148,9 @@ def _profilers(label: str, workers: list[subprocess.Popen[bytes]]) -> list[subpr
     if not pyspy:
         return []
     out = Path(os.environ.get("P2P_BENCH_PROFILE_DIR", tempfile.gettempdir()))
-    # P2P_BENCH_PYSPY_GIL=1: only the thread holding the GIL (where the Python time goes)
-    which = ["--gil"] if os.environ.get("P2P_BENCH_PYSPY_GIL") else ["--threads"]
+    # P2P_BENCH_PYSPY_MODE: busy (threads on CPU, default), idle (waits too), gil (only the GIL's holder)
+    mode = os.environ.get("P2P_BENCH_PYSPY_MODE", "busy")
+    which = {"busy": ["--threads"], "idle": ["--threads", "--idle"], "gil": ["--gil"]}[mode]
     profilers = [subprocess.Popen([pyspy, "record", "--pid", str(worker.pid), *which, "--rate", "200",
                                    "--format", "raw", "--output", str(out / f"{label}-{n}.txt")],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
