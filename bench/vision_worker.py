@@ -4,7 +4,9 @@ Starts a private Redis and, per configuration, `pixels2posts worker vision` proc
 command as production); enqueues N jobs straight onto the vision queue (the API is not what is measured) and
 times until the workers have finished all of them (their own Prometheus counters). `in-process` runs the same
 decode + MicroBatcher + pipeline in this process, without Celery and Redis: the worker's queue overhead is the
-gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table.
+gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table; its
+`CPU ms / img` is the processes' own CPU time per image (steadier than img/s on a shared machine).
+`P2P_BENCH_PYSPY=/path/to/py-spy` also samples each ready worker while the jobs run (see `_profilers`).
 
     python bench/vision_worker.py --images ../shared/data/colorful-fashion/test/images --jobs 128
     python bench/vision_worker.py --stage-class tests.support.stand_in_vision:MeanColourPipeline  # no models
