@@ -4,7 +4,9 @@ Starts a private Redis and, per configuration, `pixels2posts worker vision` proc
 command as production); enqueues N jobs straight onto the vision queue (the API is not what is measured) and
 times until the workers have finished all of them (their own Prometheus counters). `in-process` runs the same
 decode + MicroBatcher + pipeline in this process, without Celery and Redis: the worker's queue overhead is the
-gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table.
+gap to it. `two-workers` starts two processes that split the cores (one ORT thread each). Prints one table; its
+`CPU ms / img` is the processes' own CPU time per image (steadier than img/s on a shared machine).
+`P2P_BENCH_PYSPY=/path/to/py-spy` also samples each ready worker while the jobs run (see `_profilers`).
 
     python bench/vision_worker.py --images ../shared/data/colorful-fashion/test/images --jobs 128
     python bench/vision_worker.py --stage-class tests.support.stand_in_vision:MeanColourPipeline  # no models
@@ -16,6 +18,7 @@ import argparse
 import io
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -76,25 +79,30 @@ def run_config(label: str, batch_size: int, wait_ms: int, concurrency: int, imag
     try:
         for n, worker in enumerate(processes):
             _wait_ready(app, f"bench-{label}-{n}@", worker, work / f"{label}-{n}.log")
+        profilers = _profilers(label, processes)
         store, blobs = JobStore(db), BlobStore(work / "blobs")
         jobs = []
         for index, data in enumerate(images):
             ref = blobs.put(data)
             job, _ = store.create_or_get(NewJob(ref.removeprefix("blob:"), ref, sku=f"{label}-{index}"))
             jobs.append(job)
+        urls = [f"http://127.0.0.1:{port}/metrics" for port in metrics_ports]
+        cpu_before = _cpu_seconds(urls)
         started = time.perf_counter()
         for job in jobs:
             app.send_task(VISION_TASK, args=[job.id, job.image_ref, {}, time.time()], task_id=f"{job.id}.vision")
-        urls = [f"http://127.0.0.1:{port}/metrics" for port in metrics_ports]
         while True:
             text = "\n".join(httpx.get(url).text for url in urls)
             if metric_sum(text, "p2p_jobs_total") >= len(jobs):
                 break
             time.sleep(0.05)
         seconds = time.perf_counter() - started
+        cpu = _cpu_seconds(urls) - cpu_before
+        _stop_profilers(profilers)
         batches = metric_sum(text, "p2p_vision_batch_size_count")
         return {"config": label, "workers": workers, "batch": batch_size, "wait_ms": wait_ms,
                 "threads": concurrency, "images": len(jobs), "seconds": seconds, "img_s": len(jobs) / seconds,
+                "cpu_ms": 1000 * cpu / len(jobs),
                 "mean_batch": metric_sum(text, "p2p_vision_batch_size_sum") / max(batches, 1),
                 "failed": int(_failed(text))}
     finally:
@@ -121,15 +129,48 @@ def in_process(label: str, batch_size: int, wait_ms: int, images: list[bytes], s
     pipeline.evidence_batch([decode_image(images[0], min_side=side)])  # warm-up: sessions load
     batcher = MicroBatcher(pipeline.evidence_batch, max_size=batch_size, max_wait_s=wait_ms / 1000,
                            runners=settings.vision_batch_workers, on_batch=lambda size, _s: sizes.append(size))
+    cpu_before = time.process_time()
     started = time.perf_counter()
     futures = [batcher.submit(decode_image(data, min_side=side)) for data in images]
     for future in futures:
         future.result(timeout=600)
     seconds = time.perf_counter() - started
+    cpu = time.process_time() - cpu_before
     batcher.close()
     return {"config": label, "workers": 0, "batch": batch_size, "wait_ms": wait_ms, "threads": 0,
             "images": len(images), "seconds": seconds, "img_s": len(images) / seconds,
+            "cpu_ms": 1000 * cpu / len(images),
             "mean_batch": sum(sizes) / max(len(sizes), 1), "failed": 0}
+
+
+def _profilers(label: str, workers: list[subprocess.Popen[bytes]]) -> list[subprocess.Popen[bytes]]:
+    """`P2P_BENCH_PYSPY=/path/to/py-spy`: sample each ready worker (all its threads) while the jobs run, into
+    `$P2P_BENCH_PROFILE_DIR/<config>-<n>.txt` (collapsed stacks); start-up is not in it."""
+    pyspy = os.environ.get("P2P_BENCH_PYSPY")
+    if not pyspy:
+        return []
+    out = Path(os.environ.get("P2P_BENCH_PROFILE_DIR", tempfile.gettempdir()))
+    # P2P_BENCH_PYSPY_MODE: busy (threads on CPU, default), idle (waits too), gil (only the GIL's holder)
+    mode = os.environ.get("P2P_BENCH_PYSPY_MODE", "busy")
+    which = {"busy": ["--threads"], "idle": ["--threads", "--idle"], "gil": ["--gil"]}[mode]
+    profilers = [subprocess.Popen([pyspy, "record", "--pid", str(worker.pid), *which, "--rate", "200",
+                                   "--format", "raw", "--output", str(out / f"{label}-{n}.txt")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for n, worker in enumerate(workers)]
+    time.sleep(1.0)  # attached before the first job is sent
+    return profilers
+
+
+def _stop_profilers(profilers: list[subprocess.Popen[bytes]]) -> None:
+    for profiler in profilers:
+        profiler.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+    for profiler in profilers:
+        profiler.wait(60)
+
+
+def _cpu_seconds(urls: list[str]) -> float:
+    """CPU time of the worker processes so far (all their threads, ONNX Runtime's included)."""
+    return sum(metric_sum(httpx.get(url).text, "process_cpu_seconds_total") for url in urls)
 
 
 def _failed(text: str) -> float:
@@ -185,14 +226,15 @@ def main() -> None:
         finally:
             stop_redis(port, work / "redis")
     reference = {str(row["config"]): float(row["img_s"]) for row in rows}
-    print("| config | workers | batch | wait ms | threads | images | seconds | img/s | mean batch | failed "
-          "| vs unbatched | vs in-process |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("| config | workers | batch | wait ms | threads | images | seconds | img/s | CPU ms / img | mean batch "
+          "| failed | vs unbatched | vs in-process |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in rows:
         img_s = float(row["img_s"])
         versus = [f"{img_s / reference[name]:.2f}" if name in reference else "" for name in ("unbatched", "in-process")]
         print(f"| {row['config']} | {row['workers']} | {row['batch']} | {row['wait_ms']} | {row['threads']} "
-              f"| {row['images']} | {float(row['seconds']):.2f} | {img_s:.1f} | {float(row['mean_batch']):.2f} "
+              f"| {row['images']} | {float(row['seconds']):.2f} | {img_s:.1f} | {float(row['cpu_ms']):.0f} "
+              f"| {float(row['mean_batch']):.2f} "
               f"| {row['failed']} | {versus[0]} | {versus[1]} |")
 
 

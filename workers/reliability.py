@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import redis
 from celery import Celery
+from kombu import Connection
 
 from shared.celery_config import WEBHOOK_TASK
 from shared.reconcile import Reconciler, ReconcilerThread, build_reconciler
@@ -31,17 +32,57 @@ class Reliability:
     def holder(self) -> str:
         return self.keeper.holder
 
-    def publish_now(self, job_id: str) -> None:
-        """Publish the job's new outbox messages and due webhooks now; on failure the sweep does it later."""
+    def publish_now(self, job_id: str, *, webhooks: bool = True) -> None:
+        """Publish the job's new outbox messages and (unless the caller wrote none: `webhooks=False`, a stage
+        hand-off) due webhooks now; on failure the sweep does it later."""
         try:
             self.reconciler.relay(job_id=job_id)
-            self.reconciler.send_due_webhooks()
+            if webhooks:
+                self.reconciler.send_due_webhooks()
         except Exception:  # committed in the outbox: nothing is lost
             log.warning("could not publish for job %s now; the reconciler will", job_id, exc_info=True)
 
     def stop(self) -> None:
         self.sweeper.stop()
         self.keeper.stop()
+
+
+class Publisher:
+    """Sends outbox messages over one broker connection of its own, kept open between messages (opening one per
+    message cost a Redis connect and a kombu channel per job: the largest per-job cost in the worker's profile).
+
+    Its own connection, not the app's shared producer pool: kombu's Redis channels are not thread-safe, and after
+    a broker restart a pooled connection shared with the worker's threads could block the relay for good (the
+    Redis-restart fault test caught it). So one lock serialises its users (a publish takes about a millisecond),
+    the socket has a timeout, and a failed publish closes the connection: the next one starts a fresh one."""
+
+    def __init__(self, celery: Celery) -> None:
+        self._celery = celery
+        self._lock = threading.Lock()
+        self._connection: Connection | None = None
+
+    def __call__(self, message: Message) -> None:
+        with self._lock:
+            if self._connection is None:
+                self._connection = self._celery.connection_for_write(transport_options=_PUBLISH_TRANSPORT)
+            try:
+                self._celery.send_task(message.task, args=message.args, task_id=message.task_id,
+                                       connection=self._connection)
+            except BaseException:
+                self._close()
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            try:
+                connection.release()
+            except Exception:  # already broken: nothing to give back
+                log.debug("closing the publisher's broker connection failed", exc_info=True)
 
 
 PUBLISH_TIMEOUT_S = 5.0
@@ -58,15 +99,8 @@ def for_process(settings: Settings, store: JobStore, celery: Celery) -> Reliabil
             client = redis.Redis.from_url(settings.broker_url, socket_timeout=PUBLISH_TIMEOUT_S,
                                           socket_connect_timeout=PUBLISH_TIMEOUT_S)
 
-            def publish(message: Message) -> None:
-                # a connection of its own, not the app's shared producer pool: kombu's Redis channels are not
-                # thread-safe, and after a broker restart a pooled connection shared with the worker's threads
-                # could block the relay for good (the Redis-restart fault test caught it)
-                with celery.connection_for_write(transport_options=_PUBLISH_TRANSPORT) as connection:
-                    celery.send_task(message.task, args=message.args, task_id=message.task_id,
-                                     connection=connection)
-
-            reconciler = build_reconciler(store, publish, client, (settings.vision_queue, settings.language_queue),
+            queues = (settings.vision_queue, settings.language_queue)
+            reconciler = build_reconciler(store, Publisher(celery), client, queues,
                                           grace_s=settings.queue_wait_grace_s, webhook_task=WEBHOOK_TASK)
             sweeper = ReconcilerThread(reconciler, settings.reconcile_interval_s)
             sweeper.start()

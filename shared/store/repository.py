@@ -7,14 +7,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import json
+import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Engine, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -74,11 +75,18 @@ class JobStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self._sessions = sessionmaker(engine_for(url), expire_on_commit=False)
+        engine = engine_for(url)
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._serial: AbstractContextManager[Any] = _sqlite_lock(engine) if engine.dialect.name == "sqlite" \
+            else nullcontext()
 
     @contextmanager
     def session(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
+        """One transaction. On SQLite the transactions of this process take turns on a lock: SQLite has one
+        writer at a time anyway, and a writer that finds it busy sleeps in SQLite's busy handler (in steps of up
+        to 100 ms) instead of starting when the lock frees; the worker's threads finishing a batch together spent
+        most of their hand-off there. Other processes still wait on `busy_timeout`."""
+        with self._serial, self._sessions() as session, session.begin():
             yield session
 
     _session = session
@@ -269,6 +277,16 @@ class JobStore:
         counts = {state.value: 0 for state in JobState}
         counts.update({state: count for state, count in rows})
         return counts
+
+
+_sqlite_locks: dict[Engine, threading.RLock] = {}
+_sqlite_locks_guard = threading.Lock()
+
+
+def _sqlite_lock(engine: Engine) -> threading.RLock:
+    """One lock per SQLite engine (database file) in this process; re-entrant, as a session may open another."""
+    with _sqlite_locks_guard:
+        return _sqlite_locks.setdefault(engine, threading.RLock())
 
 
 def aware(moment: datetime) -> datetime:

@@ -75,3 +75,26 @@ def test_given_jobs_of_two_skus_when_queried_by_sku_then_only_that_sku(database_
     assert store.by_sku("NOPE") == []
     assert store.counts_by_state()["queued"] == 4
     assert store.get("0" * 32) is None
+
+
+def test_given_many_threads_claiming_the_same_jobs_then_each_job_is_claimed_once(database_url: str) -> None:
+    """SQLite's transactions take turns on a lock in the process (two stores of one file share it): the claims,
+    hand-offs and their racing duplicates still end with each job taken once and handed on once."""
+    from shared.store.repository import Claim, Message
+
+    jobs = [JobStore(database_url).create_or_get(NewJob(SHA, "blob:x", sku=f"MANY-{n}"))[0].id for n in range(8)]
+    stores = [JobStore(database_url), JobStore(database_url)]
+
+    def take(n: int) -> tuple[str, Claim, bool]:
+        store, job_id = stores[n % 2], jobs[n % len(jobs)]
+        claim = store.claim(job_id, "vision", f"worker-{n}", lease_s=60, max_deliveries=5)
+        handed = claim is Claim.CLAIMED and store.hand_off(
+            job_id, "language", Message("p2p.language", [job_id], f"{job_id}.language"))
+        return job_id, claim, handed
+
+    with ThreadPoolExecutor(12) as pool:
+        outcomes = list(pool.map(take, range(4 * len(jobs))))
+    for job_id in jobs:
+        mine = [(claim, handed) for taken, claim, handed in outcomes if taken == job_id]
+        assert sum(handed for _, handed in mine) == 1, mine
+        assert JobStore(database_url).get(job_id).stage == "language"  # type: ignore[union-attr]

@@ -55,13 +55,14 @@ class TakenJob:
         """The stage's work, with the lease kept alive (see `held`)."""
         return held(self.reliability, self.runtime.store, self.job_id, self.stage)
 
-    def finish(self, *, written: bool = True) -> None:
+    def finish(self, *, written: bool = True, webhooks: bool = True) -> None:
         """Count the stage's time and outcome; publish what it committed (the hand-off or the webhook) now.
-        `written=False`: another delivery finished the job first (nothing new to publish)."""
+        `written=False`: another delivery finished the job first (nothing new to publish); `webhooks=False`: the
+        stage queued no webhook (a hand-off to the next stage), so the due-webhook query is skipped."""
         STAGE_SECONDS.labels(self.stage).observe(time.time() - self.started)
         record_outcome(self.stage, "succeeded" if written else "skipped")
         if written:
-            self.reliability.publish_now(self.job_id)
+            self.reliability.publish_now(self.job_id, webhooks=webhooks)
 
 
 def take(celery: Celery, job_id: str, stage: str, enqueued_at: float) -> TakenJob | None:

@@ -18,7 +18,9 @@ from workers.tasks.outcomes import RETRY_OPTIONS, take
 from workers.vision.shop import apply_shop
 
 
-@app.task(name=VISION_TASK, bind=True, **RETRY_OPTIONS)
+# ignore_result: the durable result is the job's SQL row (and the outbox message it hands on); nothing reads
+# this task's Celery result, and storing it cost two result-backend writes per job (STARTED, then SUCCESS)
+@app.task(name=VISION_TASK, bind=True, ignore_result=True, **RETRY_OPTIONS)
 def vision_job(
     self: Task, job_id: str, image_ref: str, meta: dict[str, Any], enqueued_at: float
 ) -> dict[str, Any]:
@@ -37,5 +39,5 @@ def vision_job(
         message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
                           f"{job_id}.language")
         runtime.store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)
-    job.finish()
+    job.finish(webhooks=False)  # a hand-off queues no webhook
     return {"job_id": job_id, "garments": len(pack.garments)}
