@@ -14,7 +14,7 @@ from shared.settings import Settings
 from workers.language.claims import split_hashtag
 from workers.language.grounding import Evidence, hashtag_is_grounded
 from workers.language.harrison import GENERIC_FASHION_TAGS, popular_fashion_tags
-from workers.language.vocabulary import FILLER_WORDS, GARMENT_NOUN, GENDER_TAG_PREFIX, is_attribute_word
+from workers.language.vocabulary import FILLER_WORDS, GARMENT_NOUN, GENDER_TAG_PREFIX, is_attribute_word, senses
 
 MAX_TAG_CHARS = 30
 # HARRISON tags are lemmatised; a shop writes the everyday form
@@ -93,7 +93,11 @@ def from_vocabulary(tag: str) -> bool:
     if body in GENERIC_FASHION_TAGS or body in _PUBLISHED_GENERIC:
         return True
     pieces = split_hashtag(body)
-    return all(piece in FILLER_WORDS or is_attribute_word(piece) for piece in pieces)
+    if not all(piece in FILLER_WORDS or is_attribute_word(piece) for piece in pieces):
+        return False
+    # two garments glued into one tag (#jacketgobag, #shirtjeans) is a stitched phrase, not a tag anyone uses
+    garments = [piece for piece in pieces if any(sense.kind == "garment" for sense in senses(piece))]
+    return len(garments) <= 1
 
 
 def compose(

@@ -146,7 +146,7 @@ class CaptionWriter:
 
     def _candidate(self, evidence: Evidence, reply: LLMReply, limits: hashtags.HashtagLimits,
                    banned: list[str], meta: ShopMetadata | None) -> _Candidate:
-        caption = quality.capitalise(quality.polish(reply.draft.caption))
+        caption = quality.close_sentence(quality.capitalise(quality.polish(reply.draft.caption)))
         tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 

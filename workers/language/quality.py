@@ -97,6 +97,12 @@ def capitalise(caption: str) -> str:
     return caption[:1].upper() + caption[1:]
 
 
+def close_sentence(caption: str) -> str:
+    """A published caption ends its last sentence ("A jacket and a bag: stylish, comfortable" gets its full stop)."""
+    stripped = caption.rstrip()
+    return stripped + "." if stripped and stripped[-1].isalnum() else stripped
+
+
 def _drop_article(match: re.Match[str]) -> str:
     """'A black trousers' -> 'Black trousers' when only colours, tones and fabrics stand between."""
     between = match.group(2).split()

@@ -73,3 +73,13 @@ def test_given_a_crowded_photo_when_few_tags_are_allowed_then_coverage_tags_come
     assert tags == ["#whiteshirt", "#navytrousers", "#blackshoes", "#greyjacket", "#brownbag", "#beigehat",
                     "#cotton", "#mensfashion"]
     assert check(Evidence.of(pack), "x", tags).hashtag_coverage == 1.0
+
+
+def test_given_a_model_tag_gluing_two_garments_then_it_is_dropped_but_one_garment_tags_pass() -> None:
+    # Given zidane's evidence (a jacket and a bag) and the tags SmolLM2 proposed for it in the demo
+    pack = make_pack([("jacket", []), ("bag", [])])
+    # When the tags are composed
+    tags = _compose(pack, ["#jacketgobag", "#shirtjeans", "#jacketstyle", "#baggoals"])
+    # Then the stitched two-garment tags are gone and the one-garment vocabulary tags stay
+    assert "#jacketgobag" not in tags and "#shirtjeans" not in tags
+    assert {"#jacketstyle", "#baggoals"} <= set(tags)

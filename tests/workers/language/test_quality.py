@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import ShopMetadata
-from workers.language.quality import capitalise, polish, problems
+from workers.language.quality import capitalise, close_sentence, polish, problems
 
 
 @pytest.mark.parametrize(
@@ -109,3 +109,9 @@ def test_given_a_caption_copying_a_style_example_when_checked_then_it_is_not_pub
 def test_given_a_caption_in_lower_case_when_capitalised_then_only_its_first_letter_changes() -> None:
     assert capitalise("charcoal jacket with a black bag: Easy.") == "Charcoal jacket with a black bag: Easy."
     assert capitalise("") == ""
+
+
+def test_given_a_caption_without_closing_punctuation_then_it_gets_a_full_stop_and_finished_ones_stay() -> None:
+    assert close_sentence("A jacket and a bag: stylish, comfortable") == "A jacket and a bag: stylish, comfortable."
+    assert close_sentence("Ready for the weekend!  ") == "Ready for the weekend!"
+    assert close_sentence("A calm outfit (jacket)") == "A calm outfit (jacket)"
