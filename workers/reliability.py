@@ -27,6 +27,7 @@ class Reliability:
     keeper: LeaseKeeper
     reconciler: Reconciler
     sweeper: ReconcilerThread
+    publisher: Publisher
 
     @property
     def holder(self) -> str:
@@ -45,6 +46,7 @@ class Reliability:
     def stop(self) -> None:
         self.sweeper.stop()
         self.keeper.stop()
+        self.publisher.close()
 
 
 class Publisher:
@@ -99,10 +101,10 @@ def for_process(settings: Settings, store: JobStore, celery: Celery) -> Reliabil
             client = redis.Redis.from_url(settings.broker_url, socket_timeout=PUBLISH_TIMEOUT_S,
                                           socket_connect_timeout=PUBLISH_TIMEOUT_S)
 
-            queues = (settings.vision_queue, settings.language_queue)
-            reconciler = build_reconciler(store, Publisher(celery), client, queues,
+            queues, publisher = (settings.vision_queue, settings.language_queue), Publisher(celery)
+            reconciler = build_reconciler(store, publisher, client, queues,
                                           grace_s=settings.queue_wait_grace_s, webhook_task=WEBHOOK_TASK)
             sweeper = ReconcilerThread(reconciler, settings.reconcile_interval_s)
             sweeper.start()
-            _current = Reliability(LeaseKeeper(store, settings.job_lease_s), reconciler, sweeper)
+            _current = Reliability(LeaseKeeper(store, settings.job_lease_s), reconciler, sweeper, publisher)
         return _current
