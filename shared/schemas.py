@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EVIDENCE_SCHEMA_VERSION = "1.1"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category
+EVIDENCE_SCHEMA_VERSION = "1.2"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category;
+# 1.2: Garment.type_confidence/colour_confidence
 CAPTION_SCHEMA_VERSION = "1.0"
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -39,6 +40,9 @@ class Garment(_Strict):
     colours: list[Colour] = Field(default_factory=list)
     category: str | None = Field(None, description="finer garment type (t-shirt, hoodie, ...) when known")
     source: str | None = Field(None, description="'detector', or 'image' for the whole-image garment-type head")
+    type_confidence: Unit | None = Field(
+        None, description="the image tower's probability that this region is a garment of this class (None: no head)")
+    colour_confidence: Unit | None = Field(None, description="the colour namer's confidence (None: no namer)")
 
     @field_validator("box")
     @classmethod

@@ -25,6 +25,9 @@ def bundled_models_dir() -> Path:
         return REPO_ROOT / "models"
     return Path(sysconfig.get_path("data")) / "share" / "pixels2posts" / "models"
 
+# statement gates picked on H&M calibration products (training/tower/gates.py) for the bundled models
+GATES: dict[str, float] = {"garment": 0.97, "detection": 0.7, "colour": 0.95, "gender": 0.97, "fabric": 0.99}
+
 VISION_QUEUE = "vision"
 LANGUAGE_QUEUE = "language"
 
@@ -82,6 +85,18 @@ class Settings(BaseSettings):
     fabric_min_confidence: float = Field(
         0.8, ge=0.0, le=1.0, description="Fabric voted below this calibrated confidence is reported unknown."
     )
+    # statement gates: the last word on what the evidence pack states. Each is the least confidence at which a claim
+    # is kept (garment: the tower's probability of the garment's class, or for a detection the head does not rule
+    # out, the detector's score; colour: the colour namer's; gender/fabric: the attribute's), picked on H&M
+    # calibration products so that published captions contradict the catalogue on few items
+    # (training/tower/gates.py, models/clip/MODEL_CARD.md). 0 keeps everything the models answered.
+    gate_garment: float = Field(GATES["garment"], ge=0.0, le=1.0, description="Least garment-type confidence stated.")
+    gate_detection: float = Field(
+        GATES["detection"], ge=0.0, le=1.0,
+        description="Least detector score at which a detection the type head is unsure of (not against) is stated.")
+    gate_colour: float = Field(GATES["colour"], ge=0.0, le=1.0, description="Least colour confidence stated.")
+    gate_gender: float = Field(GATES["gender"], ge=0.0, le=1.0, description="Least gender confidence stated.")
+    gate_fabric: float = Field(GATES["fabric"], ge=0.0, le=1.0, description="Least fabric confidence stated.")
     person_mask_path: Path | None = Field(None, description="Optional DeepLabV3 TFLite person-mask model.")
 
     # --- ONNX Runtime ---
@@ -162,6 +177,11 @@ class Settings(BaseSettings):
     @property
     def attribute_thresholds(self) -> dict[str, float]:
         return {"gender": self.gender_min_confidence, "fabric": self.fabric_min_confidence}
+
+    @property
+    def statement_gates(self) -> dict[str, float]:
+        return {"garment": self.gate_garment, "detection": self.gate_detection, "colour": self.gate_colour,
+                "gender": self.gate_gender, "fabric": self.gate_fabric}
 
     @property
     def ort_threads_per_session(self) -> int:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from pixels2posts.evaluation.truth import CATEGORY_TO_GARMENT, Truth, truth_of
+from pixels2posts.evaluation.truth import CATEGORY_TO_GARMENT, FABRIC_SEPARATOR, Truth, truth_of
 from shared.errors import P2PError
 from shared.vocab import HM_INDEX_GROUP_TO_GENDER
 
@@ -69,20 +70,27 @@ def _hash(text: str) -> str:
 
 def hm_test_rows(catalog: Path) -> list[dict[str, str]]:
     from pixels2posts.catalog.reader import split_of
-    from workers.vision.labels_text import fabric_from_text
+
+    return hm_rows(catalog, lambda product_code: split_of(product_code) == "test")
+
+
+def hm_rows(catalog: Path, keep: Callable[[str], bool]) -> list[dict[str, str]]:
+    """Evaluation rows of the H&M articles whose product code `keep` admits: garment types the truth metric scores,
+    with a reference description; one article per product first, in hash order, so a limit takes distinct products."""
+    from workers.vision.labels_text import fabrics_from_text
 
     chosen = []
     with (catalog / "articles.csv").open(newline="", encoding="utf-8") as handle:
         for r in csv.DictReader(handle):
             article = r["article_id"].zfill(10)
             image = catalog / "images" / article[:3] / f"{article}.jpg"
-            if (split_of(r["product_code"]) != "test" or r["product_type_name"].lower() not in CATEGORY_TO_GARMENT
+            if (not keep(r["product_code"]) or r["product_type_name"].lower() not in CATEGORY_TO_GARMENT
                     or not r["detail_desc"].strip() or not image.is_file()):
                 continue
             chosen.append({
                 "id": article, "image": str(image.resolve()), "title": r["prod_name"], "description": r["detail_desc"],
                 "gender": HM_INDEX_GROUP_TO_GENDER.get(r["index_group_name"]) or "",
-                "fabric": fabric_from_text(f"{r['prod_name']} {r['detail_desc']}") or "",
+                "fabric": FABRIC_SEPARATOR.join(fabrics_from_text(f"{r['prod_name']} {r['detail_desc']}")),
                 "colour": r["colour_group_name"], "category": r["product_type_name"], "_group": r["product_code"],
             })
     seen: dict[str, int] = {}

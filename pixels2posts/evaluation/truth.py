@@ -39,6 +39,9 @@ CATEGORY_TO_GARMENT: dict[str, str] = {
     # our own labels pass through
     "sunglass": "sunglass", "shoe": "shoe",
 }
+# a catalogue row may name several fabrics, all true at once ("cotton|jersey" for a T-shirt in cotton jersey: fibre and
+# construction): a fabric claim is correct when it is one of them
+FABRIC_SEPARATOR = "|"
 # gender column values that only say "not kids"
 ADULT: frozenset[str] = frozenset({"adult", "adults", "not kids"})
 _GENDERS = {"women": "women", "woman": "women", "ladieswear": "women", "divided": "women", "men": "men",
@@ -77,9 +80,9 @@ def truth_of(category: str | None, colour: str | None, gender: str | None, fabri
     gender_key = " ".join((gender or "").lower().split())
     if gender_key in _GENDERS:
         values["gender"] = frozenset({_GENDERS[gender_key]})
-    fabric_key = (fabric or "").strip().lower()
-    if fabric_key:
-        values["fabric"] = frozenset({fabric_key})
+    fabrics = frozenset(word.strip() for word in (fabric or "").lower().split(FABRIC_SEPARATOR) if word.strip())
+    if fabrics:
+        values["fabric"] = fabrics
     recallable = frozenset(values)
     if gender_key in ADULT:  # "not kids": a caption can contradict it ("for kids") but not state it
         values["gender"] = frozenset({"women", "men"})

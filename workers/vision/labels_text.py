@@ -33,17 +33,16 @@ _TITLE_GENDER: dict[str, str] = {**GENDER_ALIASES, "womens": "women", "mens": "m
 _TITLE_GENDER.pop("divided")
 
 
+def fabrics_from_text(text: str) -> tuple[str, ...]:
+    """Every fabric word in `text`, the most specific first ("cotton jersey" -> jersey, cotton)."""
+    found = {_FABRIC_FORMS.get(word, word) for word in _WORD.findall(text.lower())}
+    return tuple(fabric for fabric in FABRIC_PRIORITY if fabric in found)
+
+
 def fabric_from_text(text: str) -> str | None:
     """The most specific fabric word in `text`, or None."""
-    found = set()
-    for word in _WORD.findall(text.lower()):
-        word = _FABRIC_FORMS.get(word, word)
-        if word in FABRICS:
-            found.add(word)
-    for fabric in FABRIC_PRIORITY:
-        if fabric in found:
-            return fabric
-    return None
+    found = fabrics_from_text(text)
+    return found[0] if found else None
 
 
 def normalise_gender(value: str | None) -> str | None:

@@ -24,6 +24,7 @@ from workers.vision.colour_model import ColourModel, ColourReading, read_colours
 from workers.vision.colours import PersonMasker, dominant_colours_batch
 from workers.vision.embedder import ClipEmbedder, ImageAnalysis
 from workers.vision.garment_types import COARSE
+from workers.vision.gates import gate_attributes, gate_garments
 from workers.vision.index import ProductIndex
 from workers.vision.prep import map_indices
 from workers.vision.retrieval import VOTED_ATTRIBUTES, Calibrator, Vote, combine, style_examples, vote
@@ -84,6 +85,15 @@ def select_garments(detections: Sequence[Any], min_score: float) -> list[Any]:
         if not duplicate:
             kept.append(detection)
     return kept
+
+
+def class_probability(probs: np.ndarray, vocabulary: Sequence[str], label: str) -> float:
+    """The type head's probability of a detector class: the sum over the finer types that map onto it."""
+    return round(float(sum(p for p, kind in zip(probs, vocabulary, strict=True) if COARSE.get(kind) == label)), 4)
+
+
+def _colour_confidence(reading: ColourReading) -> float | None:
+    return round(float(reading.confidence), 4) if reading.family is not None else None
 
 
 def _decoded_box(box: tuple[float, float, float, float], image: DecodedImage) -> tuple[int, int, int, int]:
@@ -209,7 +219,8 @@ class VisionPipeline:
             # an unconfident colour is left out of the pack: the language stage states every colour it finds there
             stated = reading.colours if reading.confident else []
             garments[crop.image].append(Garment(label=detection.label, score=round(float(detection.score), 4),
-                                                box=detection.box, colours=stated))
+                                                box=detection.box, colours=stated,
+                                                colour_confidence=_colour_confidence(reading)))
             colour_of[crop.image].append(reading)
         analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=self.settings.clip_batch_size)
         scores, rows = self.index.search(analysis.embeddings, self.settings.top_k)
@@ -233,6 +244,8 @@ class VisionPipeline:
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
+        garments = self._gated_garments(image, garments, analysis, whole)
+        attributes = gate_attributes(attributes, self.settings.statement_gates)
         best: dict[str, float] = {}
         labels_by_id: dict[str, dict[str, Any]] = {}
         for found in neighbour_sets:
@@ -266,26 +279,62 @@ class VisionPipeline:
             if COARSE.get(kind) == garment.label:
                 garment.category = kind
             garment.source = "detector"
-        kind, prob = vocabulary[int(types[whole].argmax())], float(types[whole].max())
-        label = COARSE.get(kind)
-        if float(image.rgb[::4, ::4].std()) < MIN_PIXEL_STD:
+            garment.type_confidence = class_probability(types[row], vocabulary, garment.label)
+        if self._flat(image):
             return garments, readings
-        if len(garments) == 1 and garments[0].label != label:
-            if label is not None and prob >= OVERRIDE_MIN_PROB:
+        prob = float(types[whole].max())
+        found = self._whole_image_garment(image, analysis, whole)
+        if len(garments) == 1 and (found is None or garments[0].label != found.label):
+            if found is not None and found.score >= OVERRIDE_MIN_PROB:
                 # a single-product photo the street detector reads as another class: the product head knows better
-                return [garments[0].model_copy(update={"label": label, "category": kind, "source": "image"})], readings
-            # the detector and the product head disagree and neither is sure: on H&M calibration products the lone
-            # detection was then right for fewer than 1 in 10; naming no garment beats naming a wrong one
+                relabelled = {"label": found.label, "category": found.category, "source": "image",
+                              "type_confidence": found.type_confidence}
+                return [garments[0].model_copy(update=relabelled)], readings
+            # the detector and the product head disagree and neither is sure, or the head names a product no
+            # detector class covers (socks): on H&M calibration products the lone detection was then right for fewer
+            # than 1 in 10; naming no garment beats naming a wrong one
             return [], []
-        if label is None:
-            return garments, readings
-        found = Garment(label=label, score=round(prob, 4), category=kind, source="image",
-                        box=(0.0, 0.0, float(image.width), float(image.height)), colours=[])
-        if not garments and prob >= IMAGE_GARMENT_MIN_PROB:
-            reading = self.colour_readings([image.rgb])[0]
-            found.colours = reading.colours if reading.confident else []
-            return [found], [reading]
+        if not garments and found is not None and prob >= IMAGE_GARMENT_MIN_PROB:
+            return self._with_colours(found, image)
         return garments, readings
+
+    def _whole_image_garment(self, image: DecodedImage, analysis: ImageAnalysis, whole: int) -> Garment | None:
+        """The garment the type head names for the whole image (None: no head, no garment class, a flat image)."""
+        vocabulary = self.embedder.head_vocabularies.get("garment")
+        if not vocabulary or self._flat(image):
+            return None
+        types = analysis.heads["garment"][whole]
+        kind, prob = vocabulary[int(types.argmax())], float(types.max())
+        label = COARSE.get(kind)
+        if label is None:
+            return None
+        return Garment(label=label, score=round(prob, 4), category=kind, source="image",
+                       box=(0.0, 0.0, float(image.width), float(image.height)), colours=[],
+                       type_confidence=class_probability(types, vocabulary, label))
+
+    @staticmethod
+    def _flat(image: DecodedImage) -> bool:
+        """A flat image (a blank, a wall) shows no product, whatever the head says."""
+        return float(image.rgb[::4, ::4].std()) < MIN_PIXEL_STD
+
+    def _with_colours(self, garment: Garment, image: DecodedImage) -> tuple[list[Garment], list[ColourReading]]:
+        reading = self.colour_readings([image.rgb])[0]
+        coloured = garment.model_copy(update={"colours": reading.colours if reading.confident else [],
+                                              "colour_confidence": _colour_confidence(reading)})
+        return [coloured], [reading]
+
+    def _gated_garments(self, image: DecodedImage, garments: list[Garment], analysis: ImageAnalysis,
+                        whole: int) -> list[Garment]:
+        """The garments that clear the statement gate; when none does, the whole image's garment if it clears it
+        (an on-model shot whose detections the type head contradicts still names its product)."""
+        gates = self.settings.statement_gates
+        kept = gate_garments(garments, gates)
+        if kept or not garments:
+            return kept
+        found = self._whole_image_garment(image, analysis, whole)
+        if found is None or found.type_confidence is None or found.type_confidence < gates["garment"]:
+            return kept
+        return gate_garments(self._with_colours(found, image)[0], gates)
 
     @staticmethod
     def _main_colour(readings: list[ColourReading], weights: list[float]) -> Attribute | None:

@@ -2,9 +2,9 @@
 
 Explicit job attributes (`ShopMetadata.attributes`: gender, fabric, colour, category) come first, then what the
 title names; each is marked with its source ('shop', 'shop_title'). A vote from the image that contradicts them is
-dropped: the attribute is replaced, a whole-image garment of another class is relabelled, and garment colours of
-another colour family than the shop's colour are dropped (the shop's colour, when it is a palette name, becomes the
-colour of a lone garment: the language stage states garment colours).
+dropped: the attribute is replaced, a whole-image garment of another class is relabelled (a pack with no garment
+gets the shop's), and garment colours of another colour family than the shop's colour are dropped (the shop's
+colour, when it is a palette name, becomes the colour of a lone garment: the language stage states garment colours).
 """
 
 from __future__ import annotations
@@ -64,6 +64,15 @@ def _relabel(garments: list[Garment], category: str, source: str) -> list[Garmen
     return out
 
 
+def _named_garment(pack: EvidencePack, category: str, source: str) -> list[Garment]:
+    """The shop's garment when the image stated none (the statement gates may leave a product photo without one)."""
+    label = COARSE.get(category)
+    if label is None:
+        return []
+    whole = (0.0, 0.0, float(pack.image.width), float(pack.image.height))
+    return [Garment(label=label, score=1.0, box=whole, category=category, source=source, type_confidence=1.0)]
+
+
 def _recolour(garments: list[Garment], colour: str) -> list[Garment]:
     """Garment colours that contradict the shop's colour are dropped; a lone garment wears the shop's colour."""
     if not lexicon_families(colour):
@@ -88,7 +97,8 @@ def apply_shop(pack: EvidencePack, shop: ShopMetadata | None) -> EvidencePack:
         setattr(attributes, name, Attribute(value=value, confidence=1.0, source=source))
     garments = pack.garments
     if "category" in facts:
-        garments = _relabel(list(garments), *facts["category"])
+        category, source = facts["category"]
+        garments = _relabel(list(garments), category, source) if garments else _named_garment(pack, category, source)
     if "colour" in facts:
         garments = _recolour(list(garments), facts["colour"][0])
     return pack.model_copy(update={"attributes": attributes, "garments": garments,

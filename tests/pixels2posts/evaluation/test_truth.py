@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from pixels2posts.evaluation.truth import colour_families, hashtag_truth_coverage, score_caption, truth_of
+from pixels2posts.evaluation.truth import (
+    FABRIC_SEPARATOR,
+    colour_families,
+    hashtag_truth_coverage,
+    score_caption,
+    truth_of,
+)
 
 JACKET = truth_of("Blazer", "Dark Blue", "Menswear", "wool")
 
@@ -64,3 +70,14 @@ def test_given_unknown_categories_then_no_garment_truth() -> None:
 def test_given_hashtags_then_truth_coverage_counts_glued_words() -> None:
     assert hashtag_truth_coverage(["#navyblazer", "#mensfashion"], JACKET) == pytest.approx(3 / 4)
     assert hashtag_truth_coverage(["#ootd"], JACKET) == 0.0
+
+
+def test_given_a_catalogue_naming_fibre_and_construction_then_either_is_correct_and_another_is_contradicted() -> None:
+    from workers.vision.labels_text import fabrics_from_text
+
+    fabrics = fabrics_from_text("T-shirt in soft cotton jersey")
+    assert fabrics == ("jersey", "cotton")
+    truth = truth_of("T-shirt", None, None, FABRIC_SEPARATOR.join(fabrics))
+    assert score_caption("A cotton tee.", truth).correct["fabric"]
+    assert score_caption("A jersey tee.", truth).correct["fabric"]
+    assert score_caption("A denim tee.", truth).contradicted["fabric"]

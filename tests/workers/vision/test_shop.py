@@ -74,3 +74,11 @@ def test_garment_colours_that_contradict_the_shop_colour_are_dropped_and_a_lone_
     assert [[c.name for c in g.colours] for g in pack.garments] == [[], ["navy"]]
     unknown = apply_shop(_pack(street), ShopMetadata(attributes=ShopAttributes(colour="Dusty Rosewood")))
     assert [[c.name for c in g.colours] for g in unknown.garments] == [["red"], ["navy"]]
+
+
+def test_a_pack_the_gates_left_without_a_garment_gets_the_shops_garment_in_the_shops_colour() -> None:
+    pack = apply_shop(_pack([]), ShopMetadata(title="Wool coat", attributes=ShopAttributes(colour="Navy")))
+    assert [(g.label, g.category, g.source, g.box) for g in pack.garments] == [
+        ("jacket", "coat", "shop_title", (0.0, 0.0, 100.0, 100.0))]
+    assert [c.name for c in pack.garments[0].colours] == ["navy"]
+    assert apply_shop(_pack([]), ShopMetadata(title="Gift card")).garments == []  # no garment word: none made up

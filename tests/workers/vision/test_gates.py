@@ -1,0 +1,53 @@
+"""Statement gates: a claim below its gate leaves the evidence pack; a claim with no confidence is not gated."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from shared.schemas import Attribute, Attributes, Colour, Garment
+from workers.vision.gates import gate_attributes, gate_garments
+from workers.vision.pipeline import class_probability
+
+GATES = {"garment": 0.8, "colour": 0.9, "gender": 0.95, "fabric": 0.7}
+BLACK = Colour(name="black", rgb=(10, 10, 10), share=0.8)
+
+
+def _garment(label: str, type_confidence: float | None, colour_confidence: float | None) -> Garment:
+    return Garment(label=label, score=0.9, box=(0, 0, 10, 10), colours=[BLACK], type_confidence=type_confidence,
+                   colour_confidence=colour_confidence)
+
+
+def test_given_garments_when_gated_then_unsure_types_go_and_unsure_colours_are_left_unsaid() -> None:
+    garments = [_garment("shirt", 0.95, 0.97), _garment("pants", 0.6, 0.99), _garment("jacket", 0.85, 0.5)]
+
+    kept = gate_garments(garments, GATES)
+
+    assert [g.label for g in kept] == ["shirt", "jacket"]
+    assert kept[0].colours == [BLACK] and kept[1].colours == []
+    assert garments[2].colours == [BLACK]  # the input pack is not changed
+
+
+def test_given_no_confidence_when_gated_then_the_claim_stays() -> None:
+    kept = gate_garments([_garment("dress", None, None)], GATES)
+    assert [g.label for g in kept] == ["dress"] and kept[0].colours == [BLACK]
+
+
+def test_given_attributes_when_gated_then_each_attribute_meets_its_own_gate() -> None:
+    attributes = Attributes(gender=Attribute(value="women", confidence=0.94),
+                            fabric=Attribute(value="denim", confidence=0.7),
+                            colour=Attribute(value="black", confidence=0.89))
+
+    gated = gate_attributes(attributes, GATES)
+
+    assert gated.gender.value is None and gated.gender.confidence == 0.94  # the confidence stays visible
+    assert gated.fabric.value == "denim"
+    assert gated.colour is not None and gated.colour.value is None
+    assert gate_attributes(attributes, dict.fromkeys(GATES, 0.0)) == attributes
+
+
+def test_the_class_probability_sums_the_finer_types_of_a_detector_class() -> None:
+    vocabulary = ["t-shirt", "hoodie", "pants", "dress"]
+    probs = np.array([0.3, 0.25, 0.4, 0.05])
+    assert class_probability(probs, vocabulary, "shirt") == 0.55
+    assert class_probability(probs, vocabulary, "pants") == 0.4
+    assert class_probability(probs, vocabulary, "hat") == 0.0

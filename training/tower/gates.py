@@ -1,0 +1,248 @@
+"""Pick the evidence pack's statement gates on H&M calibration products (workers/vision/gates.py).
+
+    python -m training.tower.gates OUT_DIR --data ../shared/data [--limit 1200] [--target 0.015] [--reuse]
+
+1. The real `VisionPipeline` with every gate at 0 runs on the calibration fold's products (training/tower/data.py:
+   carved out of the train split; the heads never trained on it), one article per product, with the product's own
+   articles left out of the neighbour search (leave-product-out: the index holds the calibration products), and on
+   the clothing-photos calibration contributors (out of domain: garment type and the kids flag only).
+2. For each attribute and candidate gate, the claims the pack would then state are scored against the catalogue
+   the way the caption evaluation scores a caption (pixels2posts.evaluation.truth, the language stage's lexicon).
+3. The gates kept are those with the highest mean H&M truth recall whose share of contradicted H&M items is
+   <= --target (a margin below the 2 % goal, since the test split is never looked at here); the clothing-photos
+   columns show what each choice costs out of domain.
+Writes OUT_DIR/gate-signals-{hm,clothing}-calib.jsonl (pack + truth per item) and OUT_DIR/gates.json; prints tables.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from pixels2posts.evaluation.dataset import hm_rows
+from pixels2posts.evaluation.truth import ATTRIBUTES, CATEGORY_TO_GARMENT, Truth, score_claims, truth_of
+from shared.images import DecodedImage, load_image
+from shared.schemas import EvidencePack, Garment
+from shared.settings import GATES, get_settings
+from training.tower.data import clothing_rows, hm_split
+from workers.language.claims import text_claims
+from workers.vision.embedder import ImageAnalysis
+from workers.vision.gates import gate_attributes, gate_garments
+from workers.vision.index import ProductIndex
+from workers.vision.pipeline import VisionPipeline
+
+CANDIDATES: tuple[float, ...] = (0.0, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.93, 0.95, 0.97, 0.98, 0.99, 1.01)
+_SPARE = 40  # extra neighbours fetched so that k remain after the product's own articles are dropped
+
+
+class LeaveProductOut:
+    """A ProductIndex whose searches skip the rows of one product group (the query's own product)."""
+
+    def __init__(self, index: ProductIndex) -> None:
+        self._index = index
+        self.exclude: str | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._index, name)
+
+    def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+        scores, rows = self._index.search(vectors, k + _SPARE)
+        kept_scores = np.full((len(rows), k), -1.0, dtype=np.float32)
+        kept_rows = np.full((len(rows), k), -1, dtype=np.int64)
+        for n, (row_scores, row_found) in enumerate(zip(scores, rows, strict=True)):
+            kept = [(s, r) for s, r in zip(row_scores, row_found, strict=True)
+                    if r >= 0 and self._index.item(int(r))["group"] != self.exclude][:k]
+            for j, (s, r) in enumerate(kept):
+                kept_scores[n, j], kept_rows[n, j] = s, r
+        return kept_scores, kept_rows
+
+
+def product_of(article_id: str) -> str:
+    """H&M product code of an article id (the index items' `group`): the article id without its 3-digit variant."""
+    return str(int(article_id) // 1000)
+
+
+def stated_text(pack: EvidencePack) -> str:
+    """The evidence's claims as words the lexicon reads: "<colour> <garment>" per garment, the fabric, the gender."""
+    words = [" ".join(p for p in ((g.colours[0].name if g.colours else ""), g.label) if p) for g in pack.garments]
+    words += [value for value in (pack.attributes.fabric.value, pack.attributes.gender.value) if value]
+    return " , ".join(words)
+
+
+def gated(record: Record, gates: dict[str, float]) -> EvidencePack:
+    """The pack as the pipeline states it under `gates` (VisionPipeline._gated_garments, gate_attributes)."""
+    pack, whole = record.pack, record.whole_image_garment
+    garments = gate_garments(list(pack.garments), gates)
+    if not garments and pack.garments and whole is not None and (whole.type_confidence or 0.0) >= gates["garment"]:
+        garments = gate_garments([whole], gates)
+    return pack.model_copy(update={"garments": garments, "attributes": gate_attributes(pack.attributes, gates)})
+
+
+class RecordingPipeline(VisionPipeline):
+    """The pipeline, keeping the whole image's garment of the last image (the fallback the gates may fall back to)."""
+
+    whole_image_garment: Garment | None = None
+
+    def _whole_image_garment(self, image: DecodedImage, analysis: ImageAnalysis, whole: int) -> Garment | None:
+        found = super()._whole_image_garment(image, analysis, whole)
+        self.whole_image_garment = self._with_colours(found, image)[0][0] if found is not None else None
+        return found
+
+
+@dataclass(frozen=True)
+class Record:
+    pack: EvidencePack
+    whole_image_garment: Garment | None
+    truth: Truth
+
+
+def attribute_tables(records: Sequence[Record], detection: float) -> dict[str, np.ndarray]:
+    """For each attribute: arrays (gate, item) of contradicted and correct, each gate applied alone."""
+    tables: dict[str, np.ndarray] = {}
+    for attribute in ATTRIBUTES:
+        contradicted = np.zeros((len(CANDIDATES), len(records)), dtype=bool)
+        correct = np.zeros_like(contradicted)
+        for g, gate in enumerate(CANDIDATES):
+            gates = {**{a: (gate if a == attribute else 0.0) for a in ATTRIBUTES}, "detection": detection}
+            for n, record in enumerate(records):
+                score = score_claims(text_claims(stated_text(gated(record, gates))), record.truth)
+                contradicted[g, n] = score.contradicted.get(attribute, False)
+                correct[g, n] = score.correct.get(attribute, False) and attribute in record.truth.recallable
+        tables[f"{attribute}:contradicted"], tables[f"{attribute}:correct"] = contradicted, correct
+    return tables
+
+
+def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float, detection: float,
+         shortlist: int = 40) -> dict[str, float]:
+    """The gates with the highest mean truth recall whose share of contradicted items is <= target.
+
+    Each attribute's gate is scored alone in `tables`; their union is close to, not equal to, the joint outcome (a
+    colour leaves with its garment), so the best `shortlist` combinations by that estimate are scored jointly."""
+    recallable = np.array([len(record.truth.recallable) for record in records])
+    estimates = []
+    for combo in itertools.product(range(len(CANDIDATES)), repeat=len(ATTRIBUTES)):
+        pairs = list(zip(ATTRIBUTES, combo, strict=True))
+        contradicted = np.any([tables[f"{a}:contradicted"][g] for a, g in pairs], 0).mean()
+        if contradicted <= target + 0.01:
+            correct = np.sum([tables[f"{a}:correct"][g] for a, g in pairs], 0)
+            recall = float((correct / np.maximum(recallable, 1))[recallable > 0].mean())
+            estimates.append((recall, {**{a: CANDIDATES[g] for a, g in pairs}, "detection": detection}))
+    estimates.sort(key=lambda entry: -entry[0])
+    best: tuple[float, dict[str, float]] | None = None
+    for _, gates in estimates[:shortlist]:
+        result = summary(records, gates)
+        if result["contradicted"] <= target and (best is None or result["truth_recall"] > best[0]):
+            best = (result["truth_recall"], gates)
+    if best is None:
+        return {**{a: CANDIDATES[-1] for a in ATTRIBUTES}, "detection": 1.0}  # state nothing
+    return best[1]
+
+
+def summary(records: Sequence[Record], gates: dict[str, float]) -> dict[str, float]:
+    scores = [score_claims(text_claims(stated_text(gated(r, gates))), r.truth) for r in records]
+    out: dict[str, float] = {"n": len(scores), "contradicted": float(np.mean([s.any_contradiction for s in scores])),
+                             "truth_recall": float(np.mean([s.recall for s in scores if s.recall is not None]))}
+    for attribute in ATTRIBUTES:
+        knowing = [s for s in scores if attribute in s.stated]
+        if knowing:
+            out[f"{attribute}_stated"] = float(np.mean([s.stated[attribute] for s in knowing]))
+            out[f"{attribute}_contradicted"] = float(np.mean([s.contradicted[attribute] for s in knowing]))
+    return out
+
+
+def calibration_rows(catalog: Path, clothing: Path, limit: int) -> dict[str, list[dict[str, str]]]:
+    """H&M calibration products (one article each) and clothing-photos calibration contributors' photos."""
+    products: dict[str, dict[str, str]] = {}
+    for row in hm_rows(catalog, lambda code: hm_split(code) == "calib"):
+        products.setdefault(product_of(row["id"]), row)  # each product's first article comes first
+    photos = [{"id": r.key, "image": r.path, "category": r.raw_label, "colour": "", "fabric": "",
+               "gender": "kids" if r.kids else "adult"}
+              for r in clothing_rows(clothing) if r.split == "calib" and r.raw_label.lower() in CATEGORY_TO_GARMENT]
+    return {"hm": list(products.values())[:limit], "clothing": photos[:limit]}
+
+
+def collect(rows: list[dict[str, str]], out: Path, leave_product_out: bool) -> list[Record]:
+    settings = get_settings().model_copy(update={f"gate_{a}": 0.0 for a in (*ATTRIBUTES, "detection")})
+    pipeline = RecordingPipeline(settings)
+    index = LeaveProductOut(pipeline.index)
+    pipeline._index = index  # type: ignore[assignment]
+    records = []
+    with out.open("w") as handle:
+        for row in rows:
+            index.exclude = product_of(row["id"]) if leave_product_out else None
+            pipeline.whole_image_garment = None
+            pack = pipeline.evidence(load_image(Path(row["image"]), min_side=pipeline.min_side))
+            whole = pipeline.whole_image_garment
+            records.append(Record(pack, whole, _truth(row)))
+            handle.write(json.dumps({"row": row, "pack": json.loads(pack.model_dump_json()),
+                                     "whole": json.loads(whole.model_dump_json()) if whole else None}) + "\n")
+    return records
+
+
+def _truth(row: dict[str, str]) -> Truth:
+    return truth_of(row["category"], row["colour"], row["gender"], row["fabric"])
+
+
+def load(path: Path) -> list[Record]:
+    records = []
+    for line in path.read_text().splitlines():
+        entry = json.loads(line)
+        whole = Garment.model_validate(entry["whole"]) if entry.get("whole") else None
+        records.append(Record(EvidencePack.model_validate(entry["pack"]), whole, _truth(entry["row"])))
+    return records
+
+
+def print_curves(name: str, tables: dict[str, np.ndarray]) -> None:
+    print(f"\n{name}: share of items contradicted / stated right on each attribute, its gate applied alone")
+    print("| gate | " + " | ".join(ATTRIBUTES) + " |\n|---|" + "---|" * len(ATTRIBUTES))
+    for g, gate in enumerate(CANDIDATES):
+        cells = [f"{tables[f'{a}:contradicted'][g].mean():.3f} / {tables[f'{a}:correct'][g].mean():.3f}"
+                 for a in ATTRIBUTES]
+        print(f"| {gate:.2f} | " + " | ".join(cells) + " |")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--data", type=Path, required=True, help="the team's data folder (hm-catalog, clothing-photos)")
+    parser.add_argument("--limit", type=int, default=1200)
+    parser.add_argument("--target", type=float, default=0.015)
+    parser.add_argument("--detection", type=float, default=GATES["detection"],
+                        help="the detector-score gate (for detections the type head is unsure of)")
+    parser.add_argument("--reuse", action="store_true", help="score the signals files of an earlier run")
+    args = parser.parse_args(argv)
+    args.out.mkdir(parents=True, exist_ok=True)
+    records: dict[str, list[Record]] = {}
+    rows = None if args.reuse else calibration_rows(args.data / "hm-catalog", args.data / "clothing-photos", args.limit)
+    for domain in ("hm", "clothing"):
+        signals = args.out / f"gate-signals-{domain}-calib.jsonl"
+        records[domain] = load(signals) if rows is None else collect(rows[domain], signals, domain == "hm")
+        tables = attribute_tables(records[domain], args.detection)
+        print_curves(f"{domain} calibration ({len(records[domain])})", tables)
+    tables = attribute_tables(records["hm"], args.detection)
+    print("\nH&M target -> gates: H&M contradicted / truth recall; clothing-photos contradicted / truth recall")
+    chosen: dict[str, float] = {}
+    for target in sorted({0.01, 0.015, 0.02, 0.03, 0.05, 0.1, args.target}):
+        gates = pick(records["hm"], tables, target, args.detection)
+        hm, clothing = summary(records["hm"], gates), summary(records["clothing"], gates)
+        print(f"{target:.3f} -> {gates}: {hm['contradicted']:.3f} / {hm['truth_recall']:.3f}; "
+              f"{clothing['contradicted']:.3f} / {clothing['truth_recall']:.3f}")
+        if target == args.target:
+            chosen = gates
+    zero = {**dict.fromkeys(ATTRIBUTES, 0.0), "detection": 0.0}
+    result = {"gates": chosen, "target": args.target,
+              **{f"{domain}_calib_{name}": summary(records[domain], gates) for domain in records
+                 for name, gates in (("before", zero), ("after", chosen))}}
+    (args.out / "gates.json").write_text(json.dumps(result, indent=1) + "\n")
+    print(json.dumps(result, indent=1))
+
+
+if __name__ == "__main__":
+    main()
