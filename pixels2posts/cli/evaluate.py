@@ -48,14 +48,15 @@ def _shop_copy(path: Path | None, items: list[Any]) -> Any:
 
 def run_dataset(dataset: Path, system_name: str, deterministic: bool, local_llm: bool, limit: int | None,
                 quiet: bool = False, packs: dict[Path, Any] | None = None,
-                style_copy: Path | None = None) -> dict[str, Any]:
-    """One system over one catalogue-schema CSV: the JSON-ready report with every item's record."""
+                style_copy: Path | None = None, overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One system over one catalogue-schema CSV: the JSON-ready report with every item's record.
+    `overrides`: settings changed for this run (the table's ungated row)."""
     from pixels2posts.cli.caption import llm_settings
     from pixels2posts.evaluation.captions import jsonable, report, run
     from pixels2posts.evaluation.dataset import read_dataset
 
     items = read_dataset(dataset)[:limit] if limit else read_dataset(dataset)
-    with llm_settings(get_settings(), local_llm and not deterministic) as settings:
+    with llm_settings(get_settings().model_copy(update=overrides or {}), local_llm and not deterministic) as settings:
         system = _system(system_name, deterministic, local_llm, settings, packs, _shop_copy(style_copy, items))
         records = run(items, system, None if quiet else lambda i, r: click.echo(
             f"[{i}/{len(items)}] {r['id']}: {r['writer']} recall {r['truth_recall']} "
@@ -139,16 +140,16 @@ def testsets(data: Path, out: Path) -> None:
               help="The team data folder (hm-catalog, clothing-photos), e.g. ../shared/data.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("var/eval"), show_default=True)
 @click.option("--limit", type=click.IntRange(1, 100_000), default=60, show_default=True, help="Items per domain.")
-@click.option("--rows", default="baseline,deterministic,local-llm,endpoint", show_default=True,
-              help="Comma-separated rows: baseline, deterministic, local-llm, endpoint (skipped unless "
-                   "P2P_LLM_BASE_URL answers).")
+@click.option("--rows", default="baseline,ungated,deterministic,local-llm,endpoint", show_default=True,
+              help="Comma-separated rows: baseline, ungated (statement gates off), deterministic, local-llm, "
+                   "endpoint (skipped unless P2P_LLM_BASE_URL answers).")
 @click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=Path("docs/evaluation"),
               show_default=True, help="Where the PNG plots go.")
 @click.option("--reuse", is_flag=True, help="Load OUT/<row>-<domain>.json where it exists instead of rerunning.")
 def table(data: Path, out: Path, limit: int, rows: str, plots: Path, reuse: bool) -> None:
     """Every system on both test sets; writes OUT/<row>-<domain>.json, prints the markdown table, draws plots."""
     from pixels2posts.evaluation.dataset import write_test_sets
-    from pixels2posts.evaluation.table import ROWS, endpoint_answers, markdown, plot_all
+    from pixels2posts.evaluation.table import ROWS, UNGATED, UNGATED_ROWS, endpoint_answers, markdown, plot_all
 
     sets = write_test_sets(data, out)
     wanted = [r.strip() for r in rows.split(",") if r.strip()]
@@ -157,6 +158,7 @@ def table(data: Path, out: Path, limit: int, rows: str, plots: Path, reuse: bool
         raise click.UsageError(f"unknown rows {sorted(unknown)}; choose from {', '.join(ROWS)}")
     results = {}
     packs: dict[Path, Any] = {}  # evidence packs shared by the rag rows (vision seconds still charged)
+    ungated_packs: dict[Path, Any] = {}
     for row in wanted:
         if row == "endpoint" and not endpoint_answers(get_settings()):
             click.echo("endpoint: P2P_LLM_BASE_URL does not answer; row skipped", err=True)
@@ -167,7 +169,9 @@ def table(data: Path, out: Path, limit: int, rows: str, plots: Path, reuse: bool
             if reuse and saved.is_file():
                 results[(row, domain)] = json.loads(saved.read_text())
                 continue
-            result = run_dataset(path, system, deterministic, local_llm, limit, quiet=True, packs=packs)
+            ungated = row in UNGATED_ROWS
+            result = run_dataset(path, system, deterministic, local_llm, limit, quiet=True,
+                                 packs=ungated_packs if ungated else packs, overrides=UNGATED if ungated else None)
             (out / f"{row}-{domain}.json").write_text(json.dumps(result))
             results[(row, domain)] = result
             click.echo(f"{row} on {domain}: {result['items']} items, "

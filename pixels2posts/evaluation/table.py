@@ -15,12 +15,17 @@ from shared.settings import Settings
 # row -> (system, deterministic writer only, embedded LLM)
 ROWS: dict[str, tuple[str, bool, bool]] = {
     "baseline": ("baseline", False, False),
+    "ungated": ("rag", True, False),
     "deterministic": ("rag", True, False),
     "local-llm": ("rag", False, True),
     "endpoint": ("rag", False, False),
 }
+# rows whose vision stage states every claim the models answered (the statement gates at 0)
+UNGATED_ROWS = frozenset({"ungated"})
+UNGATED = {"gate_garment": 0.0, "gate_detection": 0.0, "gate_colour": 0.0, "gate_gender": 0.0, "gate_fabric": 0.0}
 ROW_NAMES = {
     "baseline": "end-to-end baseline (EfficientNet-Lite0 + GRU)",
+    "ungated": "pixels2posts, deterministic writer, statement gates off",
     "deterministic": "pixels2posts, deterministic writer only",
     "local-llm": "pixels2posts + embedded LLM ({model})",
     "endpoint": "pixels2posts + OpenAI-compatible LLM",

@@ -55,6 +55,17 @@ FRAMES: dict[str, tuple[str, ...]] = {
         "Today{for_whom}: {outfit}.",
     ),
 }
+# when the evidence states no garment (the statement gates left it out): no garment word, the same tone families
+EMPTY_FRAMES: dict[str, tuple[str, ...]] = {
+    "default": ("A fresh look{fabric}{for_whom}, ready to wear.", "New in{for_whom}: a fresh favourite{fabric}.",
+                "An easy everyday pick{fabric}{for_whom}.", "Made for the week ahead{for_whom}: a new pick{fabric}."),
+    "casual": ("Easy days{for_whom}: a new favourite{fabric}.", "Weekend mode{for_whom}: an easy pick{fabric}.",
+               "Grab and go{for_whom}: an easy favourite{fabric}."),
+    "elegant": ("Quietly polished{for_whom}: a refined pick{fabric}.", "An elegant edit{for_whom}: a refined favourite{fabric}.",
+                "A refined choice{fabric}{for_whom}, styled with quiet polish."),
+    "minimal": ("New in{for_whom}: a simple pick{fabric}.", "The look{for_whom}: clean and simple{fabric}.",
+                "Today{for_whom}: an everyday pick{fabric}."),
+}
 VERBS: dict[str, tuple[str, str]] = {"make": ("makes", "make")}
 TONE_KEYWORDS: dict[str, tuple[str, ...]] = {
     "casual": ("casual", "playful", "fun", "friendly", "relaxed", "cheerful", "laid", "youthful", "bold"),
@@ -88,8 +99,10 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
     brand = _safe_brand(meta)
     if not items:
         fabric = f" in {evidence.fabric}" if evidence.fabric else ""
-        caption = f"a fresh look{fabric}{for_whom}, ready to wear."
-        return polish(f"{brand}: {caption}" if brand else caption[0].upper() + caption[1:])
+        if brand:
+            return polish(f"{brand}: a fresh look{fabric}{for_whom}, ready to wear.")
+        empty = EMPTY_FRAMES[tone_family(meta.tone if meta else None)]
+        return polish(empty[pick % len(empty)].format(fabric=fabric, for_whom=for_whom))
     if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
         return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
     frames = FRAMES[tone_family(meta.tone if meta else None)]

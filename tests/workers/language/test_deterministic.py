@@ -120,3 +120,21 @@ def test_given_a_sentence_frame_when_written_then_the_verb_agrees_with_the_outfi
             with_verb.append(caption)
             assert f" {verb} " in caption, caption
     assert with_verb  # the frame was picked at least once in 40 photos
+
+
+def test_given_packs_with_no_garment_when_written_then_each_tone_varies_and_claims_only_the_rest() -> None:
+    from workers.language.deterministic import EMPTY_FRAMES
+
+    for family in EMPTY_FRAMES:
+        tone = None if family == "default" else family
+        captions = set()
+        for index in range(40):
+            pack = make_pack([], fabric="linen" if index % 2 else None, gender="women" if index % 3 else None,
+                             seed=f"empty-{index}")
+            evidence = Evidence.of(pack)
+            caption = write_caption(evidence, ShopMetadata(tone=tone), pack.image.sha256)
+            report = check(evidence, caption, [])
+            assert report.unsupported == () and report.attribute_coverage == 1.0, caption
+            assert open_claims.find(caption) == [] and not problems(caption, None), caption
+            captions.add(caption)
+        assert len(captions) >= len(EMPTY_FRAMES[family]), captions
