@@ -40,7 +40,8 @@ _PROPERTY = _words(
     "crease resistant", "stain resistant", "uv protection", "certified", "limited edition", "one of a kind",
     "exclusive", "premium quality", "high quality", "top quality", "durable", "long lasting", "machine washable",
     "genuine", "authentic", "vintage", "designer", "locally made", "locally sourced", "luxury", "luxurious",
-    "premium",
+    "premium", "tailor", "tailors", "tailor made", "tailored by", "made by", "crafted by", "sewn by", "local maker",
+    "craftsman", "craftsmen", "craftspeople", "seamstress",
 )
 _ORIGIN = r"made\s+in\s+(?:the\s+)?[a-z]+|(?:italian|french|portuguese|spanish|turkish|british|english|japanese|" \
           r"chinese|indian|american|german|swedish|danish|scottish|irish|peruvian)\s+(?:made|leather|wool|cotton|" \

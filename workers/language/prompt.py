@@ -24,7 +24,7 @@ from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment,
 from workers.language.grounding import Evidence
 from workers.language.vocabulary import GARMENT_NOUN, GENDER_WORDS
 
-PROMPT_VERSION = "caption-v6"
+PROMPT_VERSION = "caption-v7"
 MAX_CAPTION_CHARS = 280
 MAX_LLM_HASHTAGS = 10
 MAX_SHOP_FIELD_CHARS = 160
@@ -66,6 +66,10 @@ SYSTEM = (
 )
 
 
+UNNAMED = "not named (write about the piece without naming a garment)"
+NOTHING_TO_MENTION = "no specific item"
+
+
 @dataclass(frozen=True)
 class Demo:
     """A worked example shown to the model: evidence lines and the answer we want for them."""
@@ -97,6 +101,14 @@ DEMOS: tuple[Demo, ...] = (
         {
             "caption": "Green shorts and a beige hat: sunny days sorted for men.",
             "hashtags": ["#greenshorts", "#beigehat", "#mensfashion"],
+        },
+    ),
+    # the statement gates leave many packs without a garment: the answer names none and stays upbeat
+    Demo(
+        f"garments: {UNNAMED}\nMUST MENTION: {NOTHING_TO_MENTION}",
+        {
+            "caption": "New in and ready for the weekend: an easy favourite for every day.",
+            "hashtags": ["#newin", "#weekendstyle", "#ootd"],
         },
     ),
 )
@@ -133,12 +145,12 @@ def evidence_lines(pack: EvidencePack, evidence: Evidence) -> str:
             described.append(f"{garment.label} ({colours})" if colours else garment.label)
         lines.append("garments: " + ", ".join(dict.fromkeys(described)))
     else:
-        lines.append("garments: none detected")
+        lines.append(f"garments: {UNNAMED}")
     if evidence.fabric:
         lines.append(f"fabric: {evidence.fabric}")
     if evidence.gender:
         lines.append(f"gender: {evidence.gender}")
-    lines.append("MUST MENTION: " + (", ".join(must_mention(evidence)) or "nothing specific"))
+    lines.append("MUST MENTION: " + (", ".join(must_mention(evidence)) or NOTHING_TO_MENTION))
     return "\n".join(lines)
 
 

@@ -22,6 +22,7 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("property", "An organic cotton navy jacket, white shirt, beige trousers and black shoes for women."),
     ("property", "A sustainable navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
     ("property", "A navy jacket made in Portugal, white shirt, beige trousers, black shoes, cotton, for women."),
+    ("property", "New in and ready for the weekend: a beautiful piece of clothing made by a local tailor."),
     ("property", "Modern luxury: a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
     ("property", "A navy jacket, white shirt and black shoes with beige trousers of 32 inches, cotton, for women."),
     ("price", "A navy jacket, white shirt, beige trousers and black shoes in cotton for women, only $49.99."),
@@ -86,6 +87,7 @@ def test_given_the_shop_brand_when_the_model_names_it_then_it_is_no_foreign_bran
         "An off-white dress in linen for women, light and easy for summer days.",
         "Black trousers with a brown bag: a smart pairing for men this weekend.",
         "A red dress in silk that catches the evening light.",
+        "Tailored black trousers for men: sharp enough for the office.",
     ],
 )
 def test_given_an_ordinary_caption_when_checked_then_it_makes_no_open_claim(caption: str) -> None:

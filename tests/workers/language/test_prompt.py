@@ -91,6 +91,7 @@ def test_given_each_demo_when_checked_against_its_own_evidence_then_it_is_ground
                   gender="women"),
         make_pack([("dress", ["red"])], fabric="linen"),
         make_pack([("shorts", ["green"]), ("hat", ["beige"])], gender="men"),
+        make_pack([]),
     ]
     for demo, pack in zip(DEMOS, demo_packs, strict=True):
         evidence = Evidence.of(pack)
