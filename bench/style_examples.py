@@ -10,7 +10,9 @@ every condition captions the same pack; only `style_examples` (and the prompt bu
 - `labels`: what the vision stage puts there (phrases made from the neighbours' labels: "beige blazer");
 - `template`: no LLM at all, the deterministic writer (for its seconds);
 - `copy`:   the shop's own descriptions of the nearest catalogue products (the pack's neighbours, train split, read
-            from articles.csv), the issue's "nearest catalogue items' descriptions".
+            from articles.csv by workers.language.shop_copy, every dataset id and description left out), the
+            issue's "nearest catalogue items' descriptions";
+- `copytemplate`: the same copy, the deterministic writer alone (its shop frame, shop_style.frame_of).
 `SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs); no mode: the
 prompt's default.
 Conditions are interleaved item by item in one embedded-LLM server, so machine load falls on all of them alike.
@@ -22,7 +24,6 @@ and paired differences against the first condition with bootstrap 95% CIs (items
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -40,15 +41,16 @@ from pixels2posts.evaluation.stats import Estimate, mean_ci, statistic_ci
 from pixels2posts.evaluation.systems import SystemOutput
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
+from workers.language.shop_copy import ShopCopy
 from workers.language.vocabulary import words_of
 
 ARTICLES = REPO_ROOT.parent / "shared" / "data" / "hm-catalog" / "articles.csv"
 COPY_NGRAM = 4
 
 
-def descriptions(articles_csv: Path) -> dict[str, str]:
-    with articles_csv.open(newline="", encoding="utf-8") as handle:
-        return {row["article_id"].zfill(10): row["detail_desc"].strip() for row in csv.DictReader(handle)}
+def shop_copy(articles_csv: Path, dataset: list[EvalItem]) -> ShopCopy:
+    """The catalogue's descriptions without any dataset item's id or description (no leak of a reference)."""
+    return ShopCopy.load(articles_csv).without([item.id for item in dataset], [item.reference for item in dataset])
 
 
 def vision_packs(items: list[EvalItem], cache: Path) -> dict[str, EvidencePack]:
@@ -67,24 +69,13 @@ def vision_packs(items: list[EvalItem], cache: Path) -> dict[str, EvidencePack]:
     return {item.id: EvidencePack.model_validate(known[item.id]) for item in items}
 
 
-def neighbour_copy(pack: EvidencePack, copy: dict[str, str], limit: int = 3) -> list[str]:
-    found: list[str] = []
-    for neighbour in pack.neighbours:
-        text = copy.get(neighbour.product_id, "")
-        if text and text not in found:
-            found.append(text)
-        if len(found) == limit:
-            break
-    return found
-
-
-def with_style(pack: EvidencePack, style: str, copy: dict[str, str]) -> EvidencePack:
+def with_style(pack: EvidencePack, style: str, copy: ShopCopy) -> EvidencePack:
     if style in ("none", "template"):
         return pack.model_copy(update={"style_examples": []})
     if style == "labels":
         return pack
-    if style == "copy":
-        return pack.model_copy(update={"style_examples": neighbour_copy(pack, copy)})
+    if style in ("copy", "copytemplate"):
+        return pack.model_copy(update={"style_examples": copy.examples(pack)})
     raise ValueError(f"unknown style condition {style!r}")
 
 
@@ -130,7 +121,7 @@ def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str,
 
 
 def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str], attempts: int,
-        copy: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        copy: ShopCopy) -> dict[str, list[dict[str, Any]]]:
     from workers.language import prompt
     from workers.language.local_llm import running_local_llm
     from workers.language.pipeline import CaptionWriter
@@ -149,7 +140,7 @@ def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str]
                 pack = with_style(packs[item.id], source, copy)
                 writer.style_mode = mode or default_mode
                 started = time.perf_counter()
-                result = (template if source == "template" else writer).write(pack)
+                result = (template if source.endswith("template") else writer).write(pack)
                 seconds = time.perf_counter() - started
                 output = SystemOutput(result.caption, list(result.hashtags),
                                       "fallback" if result.provenance.fallback else "llm", pack, seconds)
@@ -157,7 +148,7 @@ def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str]
                 record.update(style=style, write_seconds=seconds, prompt_version=result.provenance.prompt_version,
                               copied=copied(result.caption, pack.style_examples),
                               prompt_tokens=writer.last_replies[0].prompt_tokens
-                              if writer.last_replies and source != "template" else None,
+                              if writer.last_replies and not source.endswith("template") else None,
                               attempts=result.provenance.attempts, style_examples=pack.style_examples)
                 records[style].append(record)
                 print(f"[{index}/{len(items)}] {style:<10} {record['writer']:<8} {seconds:5.1f}s {result.caption}",
@@ -178,16 +169,18 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=Path("var/eval/hm-test.csv"))
     parser.add_argument("--items", type=int, default=36)
     parser.add_argument("--offset", type=int, default=0, help="skip this many items first (a fresh sample)")
-    parser.add_argument("--styles", default="none,copy", help="comma-separated: none, labels, copy")
+    parser.add_argument("--styles", default="none,copy",
+                        help="comma-separated: none, labels, template, copy, copytemplate")
     parser.add_argument("--attempts", type=int, default=get_settings().llm_max_attempts)
     parser.add_argument("--articles", type=Path, default=ARTICLES)
     parser.add_argument("--out", type=Path, default=Path("var/bench/style.json"))
     args = parser.parse_args()
-    items = [item for item in read_dataset(args.dataset) if item.reference][args.offset : args.offset + args.items]
+    dataset = read_dataset(args.dataset)
+    items = [item for item in dataset if item.reference][args.offset : args.offset + args.items]
     packs = vision_packs(items, Path("var/bench/packs.json"))
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     load_before = os.getloadavg()
-    records = run(items, packs, styles, args.attempts, descriptions(args.articles))
+    records = run(items, packs, styles, args.attempts, shop_copy(args.articles, dataset))
     summary = {style: summarise(rows) for style, rows in records.items()}
     differences = {style: paired(records[styles[0]], records[style]) for style in styles[1:]}
     args.out.parent.mkdir(parents=True, exist_ok=True)

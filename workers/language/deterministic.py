@@ -10,12 +10,14 @@ same photo always gets the same caption.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.schemas import ShopMetadata
 from workers.language.claims import text_claims
 from workers.language.grounding import Evidence, GarmentFacts
 from workers.language.quality import polish
+from workers.language.shop_style import shop_nouns
 from workers.language.vocabulary import GARMENT_IS_PLURAL, GARMENT_NOUN
 
 GENDER_PHRASE: dict[str, str] = {"women": "for women", "men": "for men", "kids": "for kids"}
@@ -81,9 +83,11 @@ def tone_family(tone: str | None) -> str:
     return "default"
 
 
-def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str) -> str:
+def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str,
+                  style_examples: Sequence[str] = ()) -> str:
+    """style_examples: the shop's own copy; its word for a garment ("top" for shirt) names that garment."""
     pick = int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16)
-    items = _items(evidence.garments)
+    items = _items(evidence.garments, shop_nouns(style_examples))
     for_whom = f" {GENDER_PHRASE.get(evidence.gender, 'for ' + evidence.gender)}" if evidence.gender else ""
     brand = _safe_brand(meta)
     if not items:
@@ -104,9 +108,10 @@ def garment_phrases(garments: tuple[GarmentFacts, ...]) -> list[str]:
     return [item.phrase for item in _items(garments)]
 
 
-def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
+def _items(garments: tuple[GarmentFacts, ...], nouns: dict[str, str] | None = None) -> list[_Item]:
     """'a navy jacket', 'black shoes': each label once, with the dominant colour of each of its detections;
-    several colours make one plural phrase ('beige, purple and charcoal dresses'), never a repeated noun."""
+    several colours make one plural phrase ('beige, purple and charcoal dresses'), never a repeated noun.
+    nouns: the shop's own word for a label ("top" for shirt), from its copy."""
     colours: dict[str, list[str]] = {}
     for garment in garments:
         named = colours.setdefault(garment.label, [])
@@ -115,7 +120,7 @@ def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
             named.append(colour)
     items = []
     for label, named in colours.items():
-        noun = GARMENT_NOUN.get(label, label)
+        noun = (nouns or {}).get(label) or GARMENT_NOUN.get(label, label)
         if len(named) > 1:
             plural = noun if label in GARMENT_IS_PLURAL else PLURAL.get(noun, noun + "s")
             items.append(_Item(label, f"{_join(named)} {plural}", True))

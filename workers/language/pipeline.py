@@ -173,7 +173,7 @@ class CaptionWriter:
 
     def _fallback(self, pack: EvidencePack, evidence: Evidence, meta: ShopMetadata | None,
                   limits: hashtags.HashtagLimits, banned: list[str], attempts: int, reason: str) -> CaptionResult:
-        caption = deterministic.write_caption(evidence, meta, pack.image.sha256)
+        caption = deterministic.write_caption(evidence, meta, pack.image.sha256, pack.style_examples)
         tags = hashtags.compose(evidence, [], limits, banned, meta)
         report = grounding.check(evidence, caption, tags, meta)
         if report.unsupported:  # cannot happen by construction; never publish it if it does

@@ -8,7 +8,10 @@ follows them. Style examples therefore come after the fixed demonstrations, in o
 - "pairs": each example that names a garment becomes one more demonstration: the evidence its own words support
            ("Fitted top in cotton jersey." -> garments: shirt, fabric: cotton) and the example as the answer, so
            a small model sees the shop's voice as the thing to imitate;
-- "phrases": the same pairs with only the description's head as the answer ("Short dress in black chiffon.").
+- "phrases": the same pairs with only the description's head as the answer ("Short dress in black chiffon.");
+- "masked": the same pairs made from the description without the colours, fabrics, genders and garments this
+           photo's evidence lacks (shop_style.masked_sentence): "Short dress with a V-neck." for a dress of
+           unknown fabric, so a draft that imitates it brings no other product's attributes along.
 bench/style_examples.py measures them (workers/language/README.md).
 
 Bump PROMPT_VERSION whenever the wording, the demonstrations or the output schema change: results record it.
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 
 from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment, ImageInfo, ShopMetadata
 from workers.language.grounding import Evidence
+from workers.language.shop_style import masked_sentence, shop_nouns
 from workers.language.vocabulary import GARMENT_NOUN, GENDER_WORDS
 
 PROMPT_VERSION = "caption-v6"
@@ -31,7 +35,7 @@ MAX_SHOP_FIELD_CHARS = 160
 MAX_STYLE_EXAMPLES = 3
 MAX_STYLE_PAIRS = 2
 MIN_PAIR_WORDS = 5  # label phrases ("beige blazer") would teach captions too short to publish
-STYLE_MODES = ("tone", "pairs", "phrases")
+STYLE_MODES = ("tone", "pairs", "phrases", "masked")
 # "phrases": a pair whose answer keeps only the description's head ("Short dress in black chiffon."), without the
 # details ("with a V-neck and narrow shoulder straps") that a small model otherwise carries over to other products
 _DETAILS = re.compile(r",?\s+(?:with|and|made from|containing|that|which)\s.*$", re.IGNORECASE)
@@ -102,13 +106,14 @@ DEMOS: tuple[Demo, ...] = (
 )
 
 
-def must_mention(evidence: Evidence) -> list[str]:
+def must_mention(evidence: Evidence, nouns: dict[str, str] | None = None) -> list[str]:
     """Phrases that cover every evidence attribute: "navy jacket in cotton", "white shirt", "women". The fabric
-    rides on the first garment: listed alone, a small model writes "a cotton" as if it were a garment."""
+    rides on the first garment: listed alone, a small model writes "a cotton" as if it were a garment. nouns: the
+    shop's own word for a garment label ("top" for shirt)."""
     phrases: list[str] = []
     covered: set[tuple[str, str]] = set()
     for garment in evidence.garments:
-        noun = GARMENT_NOUN.get(garment.label, garment.label)
+        noun = (nouns or {}).get(garment.label) or GARMENT_NOUN.get(garment.label, garment.label)
         colour = garment.colours[0].name if garment.colours else None
         if ("garment", garment.label) in covered and (colour is None or ("colour", colour) in covered):
             continue
@@ -124,7 +129,7 @@ def must_mention(evidence: Evidence) -> list[str]:
     return phrases
 
 
-def evidence_lines(pack: EvidencePack, evidence: Evidence) -> str:
+def evidence_lines(pack: EvidencePack, evidence: Evidence, nouns: dict[str, str] | None = None) -> str:
     lines = []
     if pack.garments:
         described = []
@@ -138,7 +143,7 @@ def evidence_lines(pack: EvidencePack, evidence: Evidence) -> str:
         lines.append(f"fabric: {evidence.fabric}")
     if evidence.gender:
         lines.append(f"gender: {evidence.gender}")
-    lines.append("MUST MENTION: " + (", ".join(must_mention(evidence)) or "nothing specific"))
+    lines.append("MUST MENTION: " + (", ".join(must_mention(evidence, nouns)) or "nothing specific"))
     return "\n".join(lines)
 
 
@@ -213,7 +218,13 @@ def build_messages(
     examples = [_clean(text) for text in pack.style_examples[:MAX_STYLE_EXAMPLES] if text.strip()]
     messages = [{"role": "system", "content": SYSTEM}]
     demos = list(DEMOS)
-    if style_mode in ("pairs", "phrases"):
+    nouns: dict[str, str] = {}
+    if style_mode == "masked":
+        nouns = shop_nouns(examples)
+        masked = (masked_sentence(example, evidence) for example in examples)
+        pairs = (style_pair(text) for text in masked if text)
+        demos += [pair for pair in pairs if pair is not None][:MAX_STYLE_PAIRS]
+    elif style_mode in ("pairs", "phrases"):
         pairs = (style_pair(example, head_only=style_mode == "phrases") for example in examples)
         demos += [pair for pair in pairs if pair is not None][:MAX_STYLE_PAIRS]
     for demo in demos:
@@ -228,6 +239,6 @@ def build_messages(
     data = shop_data(meta)
     if data:
         content += f"SHOP DATA (untrusted, data only): {data}\n"
-    content += evidence_lines(pack, evidence)
+    content += evidence_lines(pack, evidence, nouns)
     messages.append({"role": "user", "content": content})
     return messages

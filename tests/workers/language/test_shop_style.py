@@ -1,0 +1,88 @@
+"""The shop's register from its own copy: the frame for the deterministic writer, masked demonstrations."""
+
+from __future__ import annotations
+
+import pytest
+
+from shared.schemas import ShopMetadata
+from tests.support.packs import make_pack
+from workers.language import open_claims
+from workers.language.deterministic import write_caption
+from workers.language.grounding import Evidence, check
+from workers.language.prompt import build_messages
+from workers.language.quality import problems
+from workers.language.shop_style import masked_sentence, shop_nouns
+
+HM_COPY = [
+    "Short dress in black chiffon with a V-neck and narrow shoulder straps. Lined.",
+    "Long-sleeved top in soft cotton jersey with a round neckline.",
+    "Jacket in sweatshirt fabric with a lined drawstring hood and ribbing at the cuffs and hem.",
+]
+
+
+def test_given_the_shops_copy_when_nouns_are_read_then_each_label_gets_the_word_its_copy_opens_with() -> None:
+    copy = ["Top in striped cotton jersey.", "Fitted, smocked blouse in woven fabric.", "5-pocket jeans in denim.",
+            "Ankle-length joggers in sweatshirt fabric.", "Short dresses in jersey."]
+    assert shop_nouns(copy) == {"shirt": "top", "pants": "joggers", "dress": "dress"}  # jeans also claim denim
+
+
+def test_given_the_shops_nouns_when_the_template_writes_then_it_names_the_garment_their_way_and_stays_grounded(
+) -> None:
+    copy = ["Vest top in ribbed jersey.", "Ankle-length trousers in twill."]
+    pack = make_pack([("shirt", ["white"]), ("pants", ["navy"])], fabric="cotton", gender="women",
+                     style_examples=copy)
+    evidence = Evidence.of(pack)
+    caption = write_caption(evidence, None, pack.image.sha256, pack.style_examples)
+    assert "white top in cotton" in caption and "navy trousers" in caption, caption
+    assert caption == write_caption(evidence, None, pack.image.sha256).replace("shirt", "top")
+    report = check(evidence, caption, [])
+    assert report.unsupported == () and report.attribute_coverage == 1.0, caption
+    assert open_claims.find(caption) == [] and problems(caption, None, copy) == [], caption
+
+
+@pytest.mark.parametrize("garments", [
+    [("pants", ["navy"])],
+    [("jacket", ["grey"]), ("shirt", ["white"]), ("shoe", ["black"])],
+    [("shirt", ["beige", "pink"]), ("bag", ["brown"])],
+    [],
+])
+def test_given_any_outfit_when_written_with_the_shops_copy_then_it_is_complete_grounded_and_fluent(
+    garments: list[tuple[str, list[str]]],
+) -> None:
+    pack = make_pack(garments, fabric="cotton", gender="men", style_examples=HM_COPY)
+    evidence = Evidence.of(pack)
+    caption = write_caption(evidence, ShopMetadata(tone="elegant"), pack.image.sha256, pack.style_examples)
+    report = check(evidence, caption, [])
+    assert report.unsupported == () and report.attribute_coverage == 1.0, caption
+    assert open_claims.find(caption) == [] and problems(caption, None) == [], caption
+
+
+def test_given_another_fabric_and_colour_when_masked_then_they_go_with_their_phrase() -> None:
+    evidence = Evidence.of(make_pack([("dress", ["red"])]))
+    assert masked_sentence(HM_COPY[0], evidence) == "Short dress with a V-neck and narrow shoulder straps."
+    shirt = Evidence.of(make_pack([("shirt", ["white"])], fabric="cotton"))
+    # the material phrase names jersey: it becomes the evidence's fabric
+    assert masked_sentence(HM_COPY[1], shirt) == "Long-sleeved top in cotton with a round neckline."
+    assert masked_sentence("Striped top in jersey with a round, ribbed neckline.", shirt) == \
+        "Striped top in cotton with a round neckline."
+    linen = Evidence.of(make_pack([("dress", ["white"])], fabric="linen"))
+    assert masked_sentence("Dress in white linen with a belt. Unlined.", linen) == "Dress in white linen with a belt."
+    jacket = Evidence.of(make_pack([("jacket", ["grey"])]))
+    assert masked_sentence(HM_COPY[2], jacket) == \
+        "Jacket with a lined drawstring hood and ribbing at the cuffs and hem."
+
+
+def test_given_copy_about_another_garment_when_masked_then_it_is_dropped() -> None:
+    assert masked_sentence(HM_COPY[0], Evidence.of(make_pack([("pants", ["navy"])]))) is None
+
+
+def test_given_masked_mode_when_the_prompt_is_built_then_the_demonstrations_carry_no_foreign_attribute() -> None:
+    pack = make_pack([("dress", ["red"])], gender="women", style_examples=HM_COPY)
+    evidence = Evidence.of(pack)
+    messages = build_messages(pack, evidence, style_mode="masked")
+    bare = build_messages(pack.model_copy(update={"style_examples": []}), evidence, style_mode="masked")
+    added = messages[len(bare) - 1 : -1]
+    assert [m["role"] for m in added] == ["user", "assistant"]
+    assert "Short dress with a V-neck" in added[1]["content"]
+    assert "chiffon" not in added[0]["content"] + added[1]["content"]
+    assert "black" not in added[0]["content"] + added[1]["content"]
