@@ -24,6 +24,10 @@ _FABRIC_PREPOSITIONS = frozenset({"in", "from", "of", "containing"})
 # words that only finish a fabric phrase ("cotton jersey", "viscose weave", "sweatshirt fabric")
 _MATERIAL_END = frozenset({"with", ".", ";", "!", "?", "that", "which"})
 _FABRIC_TAIL = frozenset({"fabric", "weave", "blend", "knit", "twill", "mix"})
+# the shop's words a garment may be called by: general names of the vision label's class, never a narrower kind
+# ("hoodie", "cardigan", "leggings") that the photo's label cannot tell apart
+GENERAL_NOUNS = frozenset({"top", "blouse", "shirt", "t-shirt", "tee", "jacket", "coat", "trousers", "pants",
+                           "shorts", "skirt", "dress", "bag", "handbag", "shoes", "hat"})
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9®'’-]*|[^\sA-Za-z0-9]")
 
 
@@ -36,9 +40,8 @@ def _kinds(word: str) -> set[str]:
 
 
 def shop_nouns(examples: Sequence[str]) -> dict[str, str]:
-    """The shop's own word for each garment label its copy opens with ("top" for shirt, "joggers" for pants),
-    nearest example first. Only words that mean that garment and nothing else ("jeans" also claims denim), in the
-    label's number (trousers, but top)."""
+    """The shop's own word for each garment label its copy opens with ("top" for shirt), nearest example first.
+    Only general names (GENERAL_NOUNS) that mean that garment and nothing else, in the label's number."""
     nouns: dict[str, str] = {}
     for example in examples:
         for token in _TOKEN.findall(first_sentence(example))[: MAX_LEAD_WORDS + 1]:
@@ -51,7 +54,7 @@ def shop_nouns(examples: Sequence[str]) -> dict[str, str]:
                 noun = token.lower() if word.endswith("s") else None
             else:
                 noun = token.lower() if lemma(word) == word else lemma(word)
-            if noun and noun.replace("-", "").isalpha():
+            if noun in GENERAL_NOUNS:
                 nouns.setdefault(label, noun)
             break
     return nouns
