@@ -13,8 +13,9 @@ every condition captions the same pack; only `style_examples` (and the prompt bu
             from articles.csv by workers.language.shop_copy, every dataset id and description left out), the
             issue's "nearest catalogue items' descriptions";
 - `copytemplate`: the same copy, the deterministic writer alone (its shop frame, shop_style.frame_of).
-`SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs); no mode: the
-prompt's default.
+`SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs, phrases, masked);
+no mode: the prompt's default; `SOURCE:MODE@N`: only the first N attempts show the examples (CaptionWriter
+style_attempts), later ones retry without them.
 Conditions are interleaved item by item in one embedded-LLM server, so machine load falls on all of them alike.
 Per condition: LLM-written share, ROUGE-L F1 (mean, per item) and corpus BLEU-1 against the product's reference
 description (all published captions, and LLM-written ones), truth contradiction rate, prompt tokens, median seconds;
@@ -137,8 +138,10 @@ def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str]
         for index, item in enumerate(items, 1):
             for style in styles:
                 source, _, mode = style.partition(":")
+                mode, _, style_attempts = mode.partition("@")
                 pack = with_style(packs[item.id], source, copy)
                 writer.style_mode = mode or default_mode
+                writer.style_attempts = int(style_attempts or 0)
                 started = time.perf_counter()
                 result = (template if source.endswith("template") else writer).write(pack)
                 seconds = time.perf_counter() - started

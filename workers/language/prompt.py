@@ -204,23 +204,35 @@ def style_pair(example: str, head_only: bool = False) -> Demo | None:
     return Demo(evidence_lines(pack, evidence), {"caption": sentence, "hashtags": tags})
 
 
+def shown_examples(pack: EvidencePack, evidence: Evidence, style_mode: str = DEFAULT_STYLE_MODE) -> list[str]:
+    """The other products' copy the prompt shows: the style examples, and in "masked" mode their masked
+    sentences too (a draft must not copy either)."""
+    examples = [_clean(text) for text in pack.style_examples[:MAX_STYLE_EXAMPLES] if text.strip()]
+    if style_mode != "masked":
+        return examples
+    return examples + [text for text in (masked_sentence(e, evidence) for e in examples) if text]
+
+
 def build_messages(
     pack: EvidencePack,
     evidence: Evidence,
     meta: ShopMetadata | None = None,
     style_mode: str = DEFAULT_STYLE_MODE,
+    with_examples: bool = True,
 ) -> list[dict[str, str]]:
     """Chat messages: rules, fixed demonstrations, the shop's style, then this photo's evidence. Regeneration
     resamples the same prompt at a higher temperature: telling a small model what it got wrong makes it copy the
-    note into the caption."""
+    note into the caption. with_examples=False: the shop's examples are left out, its garment nouns kept
+    ("masked": a retry after the examples led to rejected drafts)."""
     if style_mode not in STYLE_MODES:
         raise ValueError(f"style_mode must be one of {STYLE_MODES}, not {style_mode!r}")
     examples = [_clean(text) for text in pack.style_examples[:MAX_STYLE_EXAMPLES] if text.strip()]
     messages = [{"role": "system", "content": SYSTEM}]
     demos = list(DEMOS)
-    nouns: dict[str, str] = {}
+    nouns = shop_nouns(examples) if style_mode == "masked" else {}
+    if not with_examples:
+        examples = []
     if style_mode == "masked":
-        nouns = shop_nouns(examples)
         masked = (masked_sentence(example, evidence) for example in examples)
         pairs = (style_pair(text) for text in masked if text)
         demos += [pair for pair in pairs if pair is not None][:MAX_STYLE_PAIRS]

@@ -7,7 +7,8 @@ Two uses, both grounded by construction:
 - `masked_sentence(example, evidence)`: an example's first sentence with every colour, fabric, gender and garment
   word the evidence does not list dropped (a fabric with its "in soft cotton jersey" phrase), so a demonstration
   built from it teaches the shop's voice without another product's attributes, which the grounding check would
-  refuse in a draft that copied them.
+  refuse in a draft that copied them. Only its first detail stays ("Short dress with a V-neck."), and the
+  quality check treats the masked sentence as the example it is (six words of it in a row are a copy).
 """
 
 from __future__ import annotations
@@ -23,6 +24,9 @@ MAX_LEAD_WORDS = 3
 _FABRIC_PREPOSITIONS = frozenset({"in", "from", "of", "containing"})
 # words that only finish a fabric phrase ("cotton jersey", "viscose weave", "sweatshirt fabric")
 _MATERIAL_END = frozenset({"with", ".", ";", "!", "?", "that", "which"})
+_DETAIL_END = frozenset({"and", ",", "with", ";", ".", "!", "?", "that", "which"})
+_ADJECTIVES = frozenset({"high", "low", "wide", "narrow", "short", "long", "soft", "round", "deep", "small", "large",
+                         "slim", "loose", "gentle", "fine", "thin", "thick", "light", "heavy", "straight", "regular"})
 _FABRIC_TAIL = frozenset({"fabric", "weave", "blend", "knit", "twill", "mix"})
 # the shop's words a garment may be called by: general names of the vision label's class, never a narrower kind
 # ("hoodie", "cardigan", "leggings") that the photo's label cannot tell apart
@@ -96,13 +100,30 @@ def masked_sentence(example: str, evidence: Evidence) -> str | None:
             drop[index - 1] = True  # "round, ribbed neckline" -> "round neckline"
         if any("fabric" in _kinds(word) for word in words) or following in _FABRIC_TAIL:
             _drop_fabric_phrase(tokens, drop, index)  # "in sweatshirt fabric" too
-    kept = [token for token, dropped in zip(tokens, drop, strict=True) if not dropped]
+    kept = _first_detail([token for token, dropped in zip(tokens, drop, strict=True) if not dropped])
     text = " ".join(kept)
     text = re.sub(r"\s+([,.;:!?])", r"\1", text)
     text = re.sub(r"([,;:])(?:\s*[,;:])+", r"\1", text)  # ", ," left by a dropped word
     text = re.sub(r"\b(and|or|with|in|of|from)\s*([,.;:!?]|$)", r"\2", text)  # dangling joiners
     text = re.sub(r"\s*,\s*([.!?])", r"\1", text).strip(" ,")
     return text[0].upper() + text[1:] if text else None
+
+
+def _first_detail(tokens: list[str]) -> list[str]:
+    """Up to the end of the first "with" detail ("Short dress with a V-neck and narrow straps" -> "Short dress
+    with a V-neck"): the shorter the other product's details, the less a draft can carry over."""
+    lowered = [token.lower() for token in tokens]
+    if "with" not in lowered:
+        return tokens
+    start = lowered.index("with") + 1
+    end = next((i for i in range(start + 1, len(tokens)) if lowered[i] in _DETAIL_END
+                and not (lowered[i] == "," and _adjective(lowered[i - 1]))), len(tokens))
+    return [*tokens[:end], "."]
+
+
+def _adjective(word: str) -> bool:
+    """A comma after it lists adjectives ("a high, elasticated waist"): the detail is not over."""
+    return word.endswith(("ed", "ful", "less", "al", "y")) or word in _ADJECTIVES
 
 
 def _garment(token: str) -> bool:

@@ -61,7 +61,12 @@ def test_given_any_outfit_when_written_with_the_shops_copy_then_it_is_complete_g
 
 def test_given_another_fabric_and_colour_when_masked_then_they_go_with_their_phrase() -> None:
     evidence = Evidence.of(make_pack([("dress", ["red"])]))
-    assert masked_sentence(HM_COPY[0], evidence) == "Short dress with a V-neck and narrow shoulder straps."
+    # only the first detail stays
+    assert masked_sentence(HM_COPY[0], evidence) == "Short dress with a V-neck."
+    assert masked_sentence("Trousers in twill with a high, elasticated waist and side pockets.", evidence) is None
+    trousers = Evidence.of(make_pack([("pants", ["navy"])]))
+    assert masked_sentence("Trousers in twill with a high, elasticated waist and side pockets.", trousers) == \
+        "Trousers with a high, elasticated waist."
     shirt = Evidence.of(make_pack([("shirt", ["white"])], fabric="cotton"))
     # the material phrase names jersey: it becomes the evidence's fabric
     assert masked_sentence(HM_COPY[1], shirt) == "Long-sleeved top in cotton with a round neckline."
@@ -71,7 +76,7 @@ def test_given_another_fabric_and_colour_when_masked_then_they_go_with_their_phr
     assert masked_sentence("Dress in white linen with a belt. Unlined.", linen) == "Dress in white linen with a belt."
     jacket = Evidence.of(make_pack([("jacket", ["grey"])]))
     assert masked_sentence(HM_COPY[2], jacket) == \
-        "Jacket with a lined drawstring hood and ribbing at the cuffs and hem."
+        "Jacket with a lined drawstring hood."
 
 
 def test_given_copy_about_another_garment_when_masked_then_it_is_dropped() -> None:
@@ -85,6 +90,6 @@ def test_given_masked_mode_when_the_prompt_is_built_then_the_demonstrations_carr
     bare = build_messages(pack.model_copy(update={"style_examples": []}), evidence, style_mode="masked")
     added = messages[len(bare) - 1 : -1]
     assert [m["role"] for m in added] == ["user", "assistant"]
-    assert "Short dress with a V-neck" in added[1]["content"]
+    assert "Short dress with a V-neck." in added[1]["content"]
     assert "chiffon" not in added[0]["content"] + added[1]["content"]
     assert "black" not in added[0]["content"] + added[1]["content"]
