@@ -5,10 +5,14 @@ from __future__ import annotations
 import pytest
 
 from shared.schemas import ShopMetadata
+from shared.settings import Settings
+from tests.support.fake_openai import FakeOpenAI, answer
 from tests.support.packs import make_pack
 from workers.language import open_claims
 from workers.language.deterministic import write_caption
 from workers.language.grounding import Evidence, check
+from workers.language.llm_client import LLMClient
+from workers.language.pipeline import CaptionWriter
 from workers.language.prompt import build_messages
 from workers.language.quality import problems
 from workers.language.shop_style import masked_sentence, shop_nouns
@@ -93,3 +97,39 @@ def test_given_masked_mode_when_the_prompt_is_built_then_the_demonstrations_carr
     assert "Short dress with a V-neck." in added[1]["content"]
     assert "chiffon" not in added[0]["content"] + added[1]["content"]
     assert "black" not in added[0]["content"] + added[1]["content"]
+
+
+def test_given_masked_mode_when_a_draft_copies_six_words_of_a_masked_example_then_it_is_not_published(
+    fake_llm: FakeOpenAI, fake_settings: Settings,
+) -> None:
+    """The masked sentence is another product's copy too: "Red dress with a V-neck" copied with six words in a row
+    from "Short dress with a V-neck." (not from the original, which says chiffon) falls back."""
+    pack = make_pack([("dress", ["red"])], gender="women", style_examples=HM_COPY)
+    fake_llm.default = answer("A short dress with a V-neck in red for women.")
+    writer = CaptionWriter(fake_settings, LLMClient(fake_settings, backoff_s=0.01), style_mode="masked")
+    result = writer.write(pack)
+    assert result.provenance.fallback and result.provenance.fallback_reason == "rejected"
+    assert writer.stats.rejected_quality == fake_settings.llm_max_attempts
+
+
+def test_given_style_attempts_when_drafts_are_rejected_then_the_retries_leave_the_examples_out(
+    fake_llm: FakeOpenAI, fake_settings: Settings,
+) -> None:
+    pack = make_pack([("dress", ["red"])], gender="women", style_examples=HM_COPY)
+    fake_llm.queue(answer("A blue dress for men."), answer("A red dress for women, ready for a sunny day."))
+    writer = CaptionWriter(fake_settings, LLMClient(fake_settings, backoff_s=0.01), style_mode="masked",
+                           style_attempts=1)
+    result = writer.write(pack)
+    assert not result.provenance.fallback and result.provenance.attempts == 2
+    first, second = (request.body["messages"] for request in fake_llm.requests)
+    assert any("Short dress with a V-neck." in m["content"] for m in first)
+    assert not any("V-neck" in m["content"] for m in second)
+    assert len(second) == len(first) - 2  # the one masked demonstration is gone, nothing else
+
+
+def test_given_the_shops_copy_when_the_writer_falls_back_then_the_template_uses_the_shops_noun(
+    fake_settings: Settings,
+) -> None:
+    pack = make_pack([("shirt", ["white"])], style_examples=["Top in soft cotton jersey with a round neckline."])
+    result = CaptionWriter(fake_settings, disabled_reason="no_llm").write(pack)
+    assert "white top" in result.caption and result.grounding.unsupported == []
