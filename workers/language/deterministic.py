@@ -17,7 +17,7 @@ from shared.schemas import ShopMetadata
 from workers.language.claims import text_claims
 from workers.language.grounding import Evidence, GarmentFacts
 from workers.language.quality import polish
-from workers.language.shop_style import shop_nouns
+from workers.language.shop_style import likeness, shop_nouns
 from workers.language.vocabulary import GARMENT_IS_PLURAL, GARMENT_NOUN
 
 GENDER_PHRASE: dict[str, str] = {"women": "for women", "men": "for men", "kids": "for kids"}
@@ -85,7 +85,9 @@ def tone_family(tone: str | None) -> str:
 
 def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str,
                   style_examples: Sequence[str] = ()) -> str:
-    """style_examples: the shop's own copy; its word for a garment ("top" for shirt) names that garment."""
+    """style_examples: the shop's own copy. Its word for a garment ("top" for shirt) names that garment, and when
+    the shop set no tone, the frame of any tone whose caption reads most like the copy (shop_style.likeness) is
+    taken: the copy sets the register, the evidence every attribute."""
     pick = int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16)
     items = _items(evidence.garments, shop_nouns(style_examples))
     for_whom = f" {GENDER_PHRASE.get(evidence.gender, 'for ' + evidence.gender)}" if evidence.gender else ""
@@ -96,9 +98,18 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
         return polish(f"{brand}: {caption}" if brand else caption[0].upper() + caption[1:])
     if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
         return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
-    frames = FRAMES[tone_family(meta.tone if meta else None)]
-    frame = frames[pick % len(frames)]
-    outfit, plural = _outfit(items, evidence.fabric, pick, final=frame.endswith("{outfit}."))
+    tone = meta.tone if meta else None
+    if style_examples and not tone:
+        every = [frame for family in FRAMES.values() for frame in family]
+        ordered = every[pick % len(every):] + every[: pick % len(every)]  # ties go to the photo's own pick
+        captions = [_framed(frame, items, evidence.fabric, pick, for_whom) for frame in ordered]
+        return max(captions, key=lambda caption: likeness(caption, style_examples))
+    frames = FRAMES[tone_family(tone)]
+    return _framed(frames[pick % len(frames)], items, evidence.fabric, pick, for_whom)
+
+
+def _framed(frame: str, items: list[_Item], fabric: str | None, pick: int, for_whom: str) -> str:
+    outfit, plural = _outfit(items, fabric, pick, final=frame.endswith("{outfit}."))
     verbs = {name: forms[1] if plural else forms[0] for name, forms in VERBS.items()}
     caption = frame.format(outfit=outfit, Outfit=outfit[0].upper() + outfit[1:], for_whom=for_whom, **verbs)
     return polish(caption[0].upper() + caption[1:])

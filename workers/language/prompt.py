@@ -11,7 +11,9 @@ follows them. Style examples therefore come after the fixed demonstrations, in o
 - "phrases": the same pairs with only the description's head as the answer ("Short dress in black chiffon.");
 - "masked": the same pairs made from the description without the colours, fabrics, genders and garments this
            photo's evidence lacks (shop_style.masked_sentence): "Short dress with a V-neck." for a dress of
-           unknown fabric, so a draft that imitates it brings no other product's attributes along.
+           unknown fabric, so a draft that imitates it brings no other product's attributes along;
+- "nouns": no demonstration, only the shop's garment nouns in MUST MENTION ("black top" where the label is
+           shirt), as in "masked" (shop_style.shop_nouns).
 bench/style_examples.py measures them (workers/language/README.md).
 
 Bump PROMPT_VERSION whenever the wording, the demonstrations or the output schema change: results record it.
@@ -35,7 +37,7 @@ MAX_SHOP_FIELD_CHARS = 160
 MAX_STYLE_EXAMPLES = 3
 MAX_STYLE_PAIRS = 2
 MIN_PAIR_WORDS = 5  # label phrases ("beige blazer") would teach captions too short to publish
-STYLE_MODES = ("tone", "pairs", "phrases", "masked")
+STYLE_MODES = ("tone", "pairs", "phrases", "masked", "nouns")
 # "phrases": a pair whose answer keeps only the description's head ("Short dress in black chiffon."), without the
 # details ("with a V-neck and narrow shoulder straps") that a small model otherwise carries over to other products
 _DETAILS = re.compile(r",?\s+(?:with|and|made from|containing|that|which)\s.*$", re.IGNORECASE)
@@ -229,7 +231,7 @@ def build_messages(
     examples = [_clean(text) for text in pack.style_examples[:MAX_STYLE_EXAMPLES] if text.strip()]
     messages = [{"role": "system", "content": SYSTEM}]
     demos = list(DEMOS)
-    nouns = shop_nouns(examples) if style_mode == "masked" else {}
+    nouns = shop_nouns(examples) if style_mode in ("masked", "nouns") else {}
     if not with_examples:
         examples = []
     if style_mode == "masked":

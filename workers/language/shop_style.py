@@ -4,6 +4,8 @@ Two uses, both grounded by construction:
 - `shop_nouns(examples)`: the shop's own word for each garment its copy opens with ("Top in cotton jersey ..." ->
   "top" for the vision label shirt): the deterministic writer and the prompt's MUST MENTION name the garment that
   way. The word means the same vocabulary garment, so the grounding check reads it as the evidence's label.
+- `likeness(text, examples)`: how much a caption reads like the copy; the deterministic writer takes the frame
+  (of all its tone sets, when the shop set no tone) whose caption reads most like it.
 - `masked_sentence(example, evidence)`: an example's first sentence with every colour, fabric, gender and garment
   word the evidence does not list dropped (a fabric with its "in soft cotton jersey" phrase), so a demonstration
   built from it teaches the shop's voice without another product's attributes, which the grounding check would
@@ -62,6 +64,28 @@ def shop_nouns(examples: Sequence[str]) -> dict[str, str]:
                 nouns.setdefault(label, noun)
             break
     return nouns
+
+
+def likeness(text: str, examples: Sequence[str]) -> float:
+    """How much `text` reads like the shop's copy: the summed F1 of the longest common word subsequence with each
+    example's first sentence (ROUGE-L's measure, on our words)."""
+    words = words_of(text)
+    total = 0.0
+    for example in examples:
+        other = words_of(first_sentence(example))
+        common = _lcs(words, other)
+        total += 2 * common / (len(words) + len(other)) if common else 0.0
+    return total
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    previous = [0] * (len(b) + 1)
+    for x in a:
+        current = [0]
+        for j, y in enumerate(b):
+            current.append(previous[j] + 1 if x == y else max(previous[j + 1], current[j]))
+        previous = current
+    return previous[-1]
 
 
 def _supported(word: str, evidence: Evidence) -> bool:

@@ -9,14 +9,15 @@ from shared.settings import Settings
 from tests.support.fake_openai import FakeOpenAI, answer
 from tests.support.packs import make_pack
 from workers.language import open_claims
-from workers.language.deterministic import write_caption
+from workers.language.deterministic import FRAMES, write_caption
 from workers.language.grounding import Evidence, check
 from workers.language.llm_client import LLMClient
 from workers.language.pipeline import CaptionWriter
 from workers.language.prompt import build_messages
 from workers.language.quality import problems
-from workers.language.shop_style import masked_sentence, shop_nouns
+from workers.language.shop_style import likeness, masked_sentence, shop_nouns
 
+TONE_SAMPLES = ("playful", "elegant", "minimal", "other")
 HM_COPY = [
     "Short dress in black chiffon with a V-neck and narrow shoulder straps. Lined.",
     "Long-sleeved top in soft cotton jersey with a round neckline.",
@@ -38,9 +39,10 @@ def test_given_the_shops_nouns_when_the_template_writes_then_it_names_the_garmen
     pack = make_pack([("shirt", ["white"]), ("pants", ["navy"])], fabric="cotton", gender="women",
                      style_examples=copy)
     evidence = Evidence.of(pack)
-    caption = write_caption(evidence, None, pack.image.sha256, pack.style_examples)
+    elegant = ShopMetadata(tone="elegant")
+    caption = write_caption(evidence, elegant, pack.image.sha256, pack.style_examples)
     assert "white top in cotton" in caption and "navy trousers" in caption, caption
-    assert caption == write_caption(evidence, None, pack.image.sha256).replace("shirt", "top")
+    assert caption == write_caption(evidence, elegant, pack.image.sha256).replace("shirt", "top")
     report = check(evidence, caption, [])
     assert report.unsupported == () and report.attribute_coverage == 1.0, caption
     assert open_claims.find(caption) == [] and problems(caption, None, copy) == [], caption
@@ -57,10 +59,27 @@ def test_given_any_outfit_when_written_with_the_shops_copy_then_it_is_complete_g
 ) -> None:
     pack = make_pack(garments, fabric="cotton", gender="men", style_examples=HM_COPY)
     evidence = Evidence.of(pack)
-    caption = write_caption(evidence, ShopMetadata(tone="elegant"), pack.image.sha256, pack.style_examples)
-    report = check(evidence, caption, [])
-    assert report.unsupported == () and report.attribute_coverage == 1.0, caption
-    assert open_claims.find(caption) == [] and problems(caption, None) == [], caption
+    for meta in (None, ShopMetadata(tone="elegant")):
+        caption = write_caption(evidence, meta, pack.image.sha256, pack.style_examples)
+        report = check(evidence, caption, [])
+        assert report.unsupported == () and report.attribute_coverage == 1.0, caption
+        assert open_claims.find(caption) == [] and problems(caption, None) == [], caption
+
+
+def test_given_the_shops_copy_and_no_tone_when_the_template_writes_then_the_frame_most_like_the_copy_wins() -> None:
+    """Of every tone's frames, the caption that shares the longest word sequence with the copy: with "with" in
+    the copy, "... styled with quiet polish" beats "Styled today: ..."; without copy the photo's pick stays."""
+    pack = make_pack([("dress", ["red"])], gender="women", seed="frame")
+    evidence = Evidence.of(pack)
+    copy = ["Short dress in jersey for women, styled with a belt."]
+    caption = write_caption(evidence, None, pack.image.sha256, copy)
+    frames = [frame for family in FRAMES.values() for frame in family]
+    candidates = {write_caption(evidence, ShopMetadata(tone=tone), pack.image.sha256) for tone in TONE_SAMPLES}
+    assert caption == "A red dress for women, styled with quiet polish."
+    assert likeness(caption, copy) >= max(likeness(c, copy) for c in candidates)
+    assert len(frames) > len(FRAMES["default"])
+    assert likeness("Red dress.", []) == 0.0
+    assert likeness("short dress in jersey", copy) == pytest.approx(2 * 4 / (4 + 10))
 
 
 def test_given_another_fabric_and_colour_when_masked_then_they_go_with_their_phrase() -> None:
