@@ -105,6 +105,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         if any(r["prompt_tokens"] for r in records) else None,
         "seconds_median": statistics.median(r["write_seconds"] for r in records),
         "llm_copied_4gram": mean_ci([float(r["copied"]) for r in llm]),
+        "open_claims": sum(bool(r["open_claims"]) for r in records),
         "words_median": statistics.median(len(words_of(r["caption"])) for r in records),
     }
     for scope, rows in (("all", records), ("llm", llm)):
@@ -114,11 +115,14 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Estimate]:
-    """other - base on the same items: mean ROUGE-L difference and corpus BLEU-1 difference, bootstrap CIs."""
+    """other - base on the same items: mean ROUGE-L and METEOR differences and corpus BLEU-1 difference, bootstrap
+    CIs."""
     rouge = mean_ci([o["lexical"]["rougeL"] - b["lexical"]["rougeL"] for b, o in zip(base, other, strict=True)])
+    meteor = mean_ci([o["lexical"]["meteor"] - b["lexical"]["meteor"] for b, o in zip(base, other, strict=True)])
     stats = np.array([b["lexical"]["bleu_stats"]["1"] + o["lexical"]["bleu_stats"]["1"]
                       for b, o in zip(base, other, strict=True)], dtype=np.int64)
-    return {"rougeL_diff": rouge, "bleu1_diff": statistic_ci(stats, _bleu1_difference, resamples=300)}
+    return {"rougeL_diff": rouge, "meteor_diff": meteor,
+            "bleu1_diff": statistic_ci(stats, _bleu1_difference, resamples=300)}
 
 
 def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str], attempts: int,
@@ -194,7 +198,8 @@ def main() -> None:
     for style, row in summary.items():
         print(f"## {style}: LLM share {row['llm_share']:.2f}, contradiction {_text(row['contradiction_rate'])}, "
               f"prompt tokens {row['prompt_tokens_median']}, median {row['seconds_median']:.1f} s, "
-              f"median words {row['words_median']}, LLM copied 4-gram {_text(row['llm_copied_4gram'])}")
+              f"median words {row['words_median']}, LLM copied 4-gram {_text(row['llm_copied_4gram'])}, "
+              f"captions with open claims {row['open_claims']}")
         for scope in ("all", "llm"):
             print(f"   {scope:<4} " + ", ".join(f"{k} {_text(v)}" for k, v in row[scope].items()))
     for style, diff in differences.items():

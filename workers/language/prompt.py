@@ -30,7 +30,7 @@ from workers.language.grounding import Evidence
 from workers.language.shop_style import masked_sentence, shop_nouns
 from workers.language.vocabulary import GARMENT_NOUN, GENDER_WORDS
 
-PROMPT_VERSION = "caption-v6"
+PROMPT_VERSION = "caption-v7"
 MAX_CAPTION_CHARS = 280
 MAX_LLM_HASHTAGS = 10
 MAX_SHOP_FIELD_CHARS = 160
@@ -41,7 +41,7 @@ STYLE_MODES = ("tone", "pairs", "phrases", "masked", "nouns")
 # "phrases": a pair whose answer keeps only the description's head ("Short dress in black chiffon."), without the
 # details ("with a V-neck and narrow shoulder straps") that a small model otherwise carries over to other products
 _DETAILS = re.compile(r",?\s+(?:with|and|made from|containing|that|which)\s.*$", re.IGNORECASE)
-DEFAULT_STYLE_MODE = "pairs"
+DEFAULT_STYLE_MODE = "masked"
 
 # What the model must answer; servers with structured output enforce it, the strict parser checks it otherwise.
 OUTPUT_SCHEMA: dict[str, object] = {
