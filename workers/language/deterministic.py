@@ -17,7 +17,7 @@ from shared.schemas import ShopMetadata
 from workers.language.claims import text_claims
 from workers.language.grounding import Evidence, GarmentFacts
 from workers.language.quality import polish
-from workers.language.shop_style import likeness, shop_nouns
+from workers.language.shop_style import likeness, product_copy, shop_nouns
 from workers.language.vocabulary import GARMENT_IS_PLURAL, GARMENT_NOUN
 
 GENDER_PHRASE: dict[str, str] = {"women": "for women", "men": "for men", "kids": "for kids"}
@@ -99,11 +99,12 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
     if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
         return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
     tone = meta.tone if meta else None
-    if style_examples and not tone:
+    copy = product_copy(style_examples)
+    if copy and not tone:
         every = [frame for family in FRAMES.values() for frame in family]
         ordered = every[pick % len(every):] + every[: pick % len(every)]  # ties go to the photo's own pick
         captions = [_framed(frame, items, evidence.fabric, pick, for_whom) for frame in ordered]
-        return max(captions, key=lambda caption: likeness(caption, style_examples))
+        return max(captions, key=lambda caption: likeness(caption, copy))
     frames = FRAMES[tone_family(tone)]
     return _framed(frames[pick % len(frames)], items, evidence.fabric, pick, for_whom)
 

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from workers.language.grounding import Evidence
 from workers.language.vocabulary import GARMENT_IS_PLURAL, lemma, senses, words_of
 
+MIN_COPY_WORDS = 3
 # the garment must open the sentence: at most this many words before it ("Short, A-line coat in ...")
 MAX_LEAD_WORDS = 3
 _FABRIC_PREPOSITIONS = frozenset({"in", "from", "of", "containing"})
@@ -45,11 +46,18 @@ def _kinds(word: str) -> set[str]:
     return {sense.kind for sense in senses(word)}
 
 
+def product_copy(examples: Sequence[str]) -> list[str]:
+    """The examples that are the shop's copy (sentences), not the label phrases the vision stage sends without it
+    ("beige blazer", "striped shirt in cotton": no full stop): those change nothing."""
+    return [example for example in examples
+            if re.search(r"[.!?](?:\s|$)", example) and len(words_of(example)) >= MIN_COPY_WORDS]
+
+
 def shop_nouns(examples: Sequence[str]) -> dict[str, str]:
     """The shop's own word for each garment label its copy opens with ("top" for shirt), nearest example first.
     Only general names (GENERAL_NOUNS) that mean that garment and nothing else, in the label's number."""
     nouns: dict[str, str] = {}
-    for example in examples:
+    for example in product_copy(examples):
         for token in _TOKEN.findall(first_sentence(example))[: MAX_LEAD_WORDS + 1]:
             words = words_of(token)
             found = senses(words[0]) if len(words) == 1 else ()

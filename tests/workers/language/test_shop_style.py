@@ -152,3 +152,14 @@ def test_given_the_shops_copy_when_the_writer_falls_back_then_the_template_uses_
     pack = make_pack([("shirt", ["white"])], style_examples=["Top in soft cotton jersey with a round neckline."])
     result = CaptionWriter(fake_settings, disabled_reason="no_llm").write(pack)
     assert "white top" in result.caption and result.grounding.unsupported == []
+
+
+def test_given_the_vision_stages_label_phrases_when_the_template_writes_then_nothing_changes() -> None:
+    """Without the shop's copy the packs carry label phrases ("white top"): no shop noun, no frame choice."""
+    pack = make_pack([("shirt", ["white"]), ("pants", ["navy"])], gender="women", seed="labels")
+    evidence = Evidence.of(pack)
+    labels = ["white top", "light blue trousers in cotton", "beige blazer"]
+    assert shop_nouns(labels) == {}
+    assert write_caption(evidence, None, pack.image.sha256, labels) == write_caption(evidence, None, pack.image.sha256)
+    messages = build_messages(pack.model_copy(update={"style_examples": labels}), evidence, style_mode="masked")
+    assert messages == build_messages(pack, evidence, style_mode="masked")
