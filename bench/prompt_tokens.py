@@ -24,12 +24,13 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pixels2posts.evaluation.dataset import read_dataset
 from shared.schemas import EvidencePack
 from shared.settings import get_settings
 from workers.language.grounding import Evidence
 
 sys.path.insert(0, str(Path(__file__).parent))
-from style_examples import ARTICLES, descriptions, with_style
+from style_examples import ARTICLES, shop_copy, with_style
 
 
 def older_prompt(commit: str) -> ModuleType:
@@ -85,7 +86,7 @@ def main() -> None:
 
     packs = [EvidencePack.model_validate(p) for p in json.loads(Path("var/bench/packs.json").read_text()).values()]
     packs = packs[: args.items]
-    copy = descriptions(ARTICLES)
+    copy = shop_copy(ARTICLES, read_dataset(Path("var/eval/hm-test.csv")))
     before = older_prompt(args.before)
     rows: dict[str, dict[str, Any]] = {}
     for source in ("none", "labels", "copy"):

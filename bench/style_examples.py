@@ -10,9 +10,12 @@ every condition captions the same pack; only `style_examples` (and the prompt bu
 - `labels`: what the vision stage puts there (phrases made from the neighbours' labels: "beige blazer");
 - `template`: no LLM at all, the deterministic writer (for its seconds);
 - `copy`:   the shop's own descriptions of the nearest catalogue products (the pack's neighbours, train split, read
-            from articles.csv), the issue's "nearest catalogue items' descriptions".
-`SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs); no mode: the
-prompt's default.
+            from articles.csv by workers.language.shop_copy, every dataset id and description left out), the
+            issue's "nearest catalogue items' descriptions";
+- `copytemplate`: the same copy, the deterministic writer alone (its shop frame, shop_style.frame_of).
+`SOURCE:MODE` picks how the prompt uses them (workers.language.prompt.STYLE_MODES: tone, pairs, phrases, masked);
+no mode: the prompt's default; `SOURCE:MODE@N`: only the first N attempts show the examples (CaptionWriter
+style_attempts), later ones retry without them.
 Conditions are interleaved item by item in one embedded-LLM server, so machine load falls on all of them alike.
 Per condition: LLM-written share, ROUGE-L F1 (mean, per item) and corpus BLEU-1 against the product's reference
 description (all published captions, and LLM-written ones), truth contradiction rate, prompt tokens, median seconds;
@@ -22,7 +25,6 @@ and paired differences against the first condition with bootstrap 95% CIs (items
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import statistics
@@ -40,15 +42,16 @@ from pixels2posts.evaluation.stats import Estimate, mean_ci, statistic_ci
 from pixels2posts.evaluation.systems import SystemOutput
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
+from workers.language.shop_copy import ShopCopy
 from workers.language.vocabulary import words_of
 
 ARTICLES = REPO_ROOT.parent / "shared" / "data" / "hm-catalog" / "articles.csv"
 COPY_NGRAM = 4
 
 
-def descriptions(articles_csv: Path) -> dict[str, str]:
-    with articles_csv.open(newline="", encoding="utf-8") as handle:
-        return {row["article_id"].zfill(10): row["detail_desc"].strip() for row in csv.DictReader(handle)}
+def shop_copy(articles_csv: Path, dataset: list[EvalItem]) -> ShopCopy:
+    """The catalogue's descriptions without any dataset item's id or description (no leak of a reference)."""
+    return ShopCopy.load(articles_csv).without([item.id for item in dataset], [item.reference for item in dataset])
 
 
 def vision_packs(items: list[EvalItem], cache: Path) -> dict[str, EvidencePack]:
@@ -67,24 +70,13 @@ def vision_packs(items: list[EvalItem], cache: Path) -> dict[str, EvidencePack]:
     return {item.id: EvidencePack.model_validate(known[item.id]) for item in items}
 
 
-def neighbour_copy(pack: EvidencePack, copy: dict[str, str], limit: int = 3) -> list[str]:
-    found: list[str] = []
-    for neighbour in pack.neighbours:
-        text = copy.get(neighbour.product_id, "")
-        if text and text not in found:
-            found.append(text)
-        if len(found) == limit:
-            break
-    return found
-
-
-def with_style(pack: EvidencePack, style: str, copy: dict[str, str]) -> EvidencePack:
+def with_style(pack: EvidencePack, style: str, copy: ShopCopy) -> EvidencePack:
     if style in ("none", "template"):
         return pack.model_copy(update={"style_examples": []})
     if style == "labels":
         return pack
-    if style == "copy":
-        return pack.model_copy(update={"style_examples": neighbour_copy(pack, copy)})
+    if style in ("copy", "copytemplate"):
+        return pack.model_copy(update={"style_examples": copy.examples(pack)})
     raise ValueError(f"unknown style condition {style!r}")
 
 
@@ -113,6 +105,7 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
         if any(r["prompt_tokens"] for r in records) else None,
         "seconds_median": statistics.median(r["write_seconds"] for r in records),
         "llm_copied_4gram": mean_ci([float(r["copied"]) for r in llm]),
+        "open_claims": sum(bool(r["open_claims"]) for r in records),
         "words_median": statistics.median(len(words_of(r["caption"])) for r in records),
     }
     for scope, rows in (("all", records), ("llm", llm)):
@@ -122,15 +115,18 @@ def summarise(records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def paired(base: list[dict[str, Any]], other: list[dict[str, Any]]) -> dict[str, Estimate]:
-    """other - base on the same items: mean ROUGE-L difference and corpus BLEU-1 difference, bootstrap CIs."""
+    """other - base on the same items: mean ROUGE-L and METEOR differences and corpus BLEU-1 difference, bootstrap
+    CIs."""
     rouge = mean_ci([o["lexical"]["rougeL"] - b["lexical"]["rougeL"] for b, o in zip(base, other, strict=True)])
+    meteor = mean_ci([o["lexical"]["meteor"] - b["lexical"]["meteor"] for b, o in zip(base, other, strict=True)])
     stats = np.array([b["lexical"]["bleu_stats"]["1"] + o["lexical"]["bleu_stats"]["1"]
                       for b, o in zip(base, other, strict=True)], dtype=np.int64)
-    return {"rougeL_diff": rouge, "bleu1_diff": statistic_ci(stats, _bleu1_difference, resamples=300)}
+    return {"rougeL_diff": rouge, "meteor_diff": meteor,
+            "bleu1_diff": statistic_ci(stats, _bleu1_difference, resamples=300)}
 
 
 def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str], attempts: int,
-        copy: dict[str, str]) -> dict[str, list[dict[str, Any]]]:
+        copy: ShopCopy) -> dict[str, list[dict[str, Any]]]:
     from workers.language import prompt
     from workers.language.local_llm import running_local_llm
     from workers.language.pipeline import CaptionWriter
@@ -146,10 +142,12 @@ def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str]
         for index, item in enumerate(items, 1):
             for style in styles:
                 source, _, mode = style.partition(":")
+                mode, _, style_attempts = mode.partition("@")
                 pack = with_style(packs[item.id], source, copy)
                 writer.style_mode = mode or default_mode
+                writer.style_attempts = int(style_attempts or 0)
                 started = time.perf_counter()
-                result = (template if source == "template" else writer).write(pack)
+                result = (template if source.endswith("template") else writer).write(pack)
                 seconds = time.perf_counter() - started
                 output = SystemOutput(result.caption, list(result.hashtags),
                                       "fallback" if result.provenance.fallback else "llm", pack, seconds)
@@ -157,7 +155,7 @@ def run(items: list[EvalItem], packs: dict[str, EvidencePack], styles: list[str]
                 record.update(style=style, write_seconds=seconds, prompt_version=result.provenance.prompt_version,
                               copied=copied(result.caption, pack.style_examples),
                               prompt_tokens=writer.last_replies[0].prompt_tokens
-                              if writer.last_replies and source != "template" else None,
+                              if writer.last_replies and not source.endswith("template") else None,
                               attempts=result.provenance.attempts, style_examples=pack.style_examples)
                 records[style].append(record)
                 print(f"[{index}/{len(items)}] {style:<10} {record['writer']:<8} {seconds:5.1f}s {result.caption}",
@@ -178,16 +176,18 @@ def main() -> None:
     parser.add_argument("--dataset", type=Path, default=Path("var/eval/hm-test.csv"))
     parser.add_argument("--items", type=int, default=36)
     parser.add_argument("--offset", type=int, default=0, help="skip this many items first (a fresh sample)")
-    parser.add_argument("--styles", default="none,copy", help="comma-separated: none, labels, copy")
+    parser.add_argument("--styles", default="none,copy",
+                        help="comma-separated: none, labels, template, copy, copytemplate")
     parser.add_argument("--attempts", type=int, default=get_settings().llm_max_attempts)
     parser.add_argument("--articles", type=Path, default=ARTICLES)
     parser.add_argument("--out", type=Path, default=Path("var/bench/style.json"))
     args = parser.parse_args()
-    items = [item for item in read_dataset(args.dataset) if item.reference][args.offset : args.offset + args.items]
+    dataset = read_dataset(args.dataset)
+    items = [item for item in dataset if item.reference][args.offset : args.offset + args.items]
     packs = vision_packs(items, Path("var/bench/packs.json"))
     styles = [s.strip() for s in args.styles.split(",") if s.strip()]
     load_before = os.getloadavg()
-    records = run(items, packs, styles, args.attempts, descriptions(args.articles))
+    records = run(items, packs, styles, args.attempts, shop_copy(args.articles, dataset))
     summary = {style: summarise(rows) for style, rows in records.items()}
     differences = {style: paired(records[styles[0]], records[style]) for style in styles[1:]}
     args.out.parent.mkdir(parents=True, exist_ok=True)
@@ -198,7 +198,8 @@ def main() -> None:
     for style, row in summary.items():
         print(f"## {style}: LLM share {row['llm_share']:.2f}, contradiction {_text(row['contradiction_rate'])}, "
               f"prompt tokens {row['prompt_tokens_median']}, median {row['seconds_median']:.1f} s, "
-              f"median words {row['words_median']}, LLM copied 4-gram {_text(row['llm_copied_4gram'])}")
+              f"median words {row['words_median']}, LLM copied 4-gram {_text(row['llm_copied_4gram'])}, "
+              f"captions with open claims {row['open_claims']}")
         for scope in ("all", "llm"):
             print(f"   {scope:<4} " + ", ".join(f"{k} {_text(v)}" for k, v in row[scope].items()))
     for style, diff in differences.items():

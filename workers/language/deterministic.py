@@ -10,12 +10,14 @@ same photo always gets the same caption.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from shared.schemas import ShopMetadata
 from workers.language.claims import text_claims
 from workers.language.grounding import Evidence, GarmentFacts
 from workers.language.quality import polish
+from workers.language.shop_style import likeness, product_copy, shop_nouns
 from workers.language.vocabulary import GARMENT_IS_PLURAL, GARMENT_NOUN
 
 GENDER_PHRASE: dict[str, str] = {"women": "for women", "men": "for men", "kids": "for kids"}
@@ -93,9 +95,13 @@ def tone_family(tone: str | None) -> str:
     return "default"
 
 
-def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str) -> str:
+def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: str,
+                  style_examples: Sequence[str] = ()) -> str:
+    """style_examples: the shop's own copy. Its word for a garment ("top" for shirt) names that garment, and when
+    the shop set no tone, the frame of any tone whose caption reads most like the copy (shop_style.likeness) is
+    taken: the copy sets the register, the evidence every attribute."""
     pick = int(hashlib.sha256(image_sha256.encode()).hexdigest(), 16)
-    items = _items(evidence.garments)
+    items = _items(evidence.garments, shop_nouns(style_examples))
     for_whom = f" {GENDER_PHRASE.get(evidence.gender, 'for ' + evidence.gender)}" if evidence.gender else ""
     brand = _safe_brand(meta)
     if not items:
@@ -106,9 +112,19 @@ def write_caption(evidence: Evidence, meta: ShopMetadata | None, image_sha256: s
         return polish(empty[pick % len(empty)].format(fabric=fabric, for_whom=for_whom))
     if brand:  # a brand leads on its own ("Acme: a navy jacket..."), never before a second prefix
         return polish(f"{brand}: {_outfit(items, evidence.fabric, pick, final=False)[0]}{for_whom}.")
-    frames = FRAMES[tone_family(meta.tone if meta else None)]
-    frame = frames[pick % len(frames)]
-    outfit, plural = _outfit(items, evidence.fabric, pick, final=frame.endswith("{outfit}."))
+    tone = meta.tone if meta else None
+    copy = product_copy(style_examples)
+    if copy and not tone:
+        every = [frame for family in FRAMES.values() for frame in family]
+        ordered = every[pick % len(every):] + every[: pick % len(every)]  # ties go to the photo's own pick
+        captions = [_framed(frame, items, evidence.fabric, pick, for_whom) for frame in ordered]
+        return max(captions, key=lambda caption: likeness(caption, copy))
+    frames = FRAMES[tone_family(tone)]
+    return _framed(frames[pick % len(frames)], items, evidence.fabric, pick, for_whom)
+
+
+def _framed(frame: str, items: list[_Item], fabric: str | None, pick: int, for_whom: str) -> str:
+    outfit, plural = _outfit(items, fabric, pick, final=frame.endswith("{outfit}."))
     verbs = {name: forms[1] if plural else forms[0] for name, forms in VERBS.items()}
     caption = frame.format(outfit=outfit, Outfit=outfit[0].upper() + outfit[1:], for_whom=for_whom, **verbs)
     return polish(caption[0].upper() + caption[1:])
@@ -118,9 +134,10 @@ def garment_phrases(garments: tuple[GarmentFacts, ...]) -> list[str]:
     return [item.phrase for item in _items(garments)]
 
 
-def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
+def _items(garments: tuple[GarmentFacts, ...], nouns: dict[str, str] | None = None) -> list[_Item]:
     """'a navy jacket', 'black shoes': each label once, with the dominant colour of each of its detections;
-    several colours make one plural phrase ('beige, purple and charcoal dresses'), never a repeated noun."""
+    several colours make one plural phrase ('beige, purple and charcoal dresses'), never a repeated noun.
+    nouns: the shop's own word for a label ("top" for shirt), from its copy."""
     colours: dict[str, list[str]] = {}
     for garment in garments:
         named = colours.setdefault(garment.label, [])
@@ -129,7 +146,7 @@ def _items(garments: tuple[GarmentFacts, ...]) -> list[_Item]:
             named.append(colour)
     items = []
     for label, named in colours.items():
-        noun = GARMENT_NOUN.get(label, label)
+        noun = (nouns or {}).get(label) or GARMENT_NOUN.get(label, label)
         if len(named) > 1:
             plural = noun if label in GARMENT_IS_PLURAL else PLURAL.get(noun, noun + "s")
             items.append(_Item(label, f"{_join(named)} {plural}", True))

@@ -27,6 +27,7 @@ from workers.language.prompt import (
     OUTPUT_SCHEMA,
     PROMPT_VERSION,
     build_messages,
+    shown_examples,
 )
 from workers.language.shop_copy import ShopCopy
 
@@ -74,14 +75,16 @@ class _Candidate:
 class CaptionWriter:
     def __init__(self, settings: Settings | None = None, client: LLMClient | None = None, *,
                  disabled_reason: str | None = None, style_mode: str = DEFAULT_STYLE_MODE,
-                 shop_copy: ShopCopy | None = None) -> None:
+                 shop_copy: ShopCopy | None = None, style_attempts: int = 0) -> None:
         """disabled_reason: the caller knows there is no usable LLM ("no_llm", "endpoint_unavailable"); every
         result is then written by the deterministic writer and says why. style_mode: how the style examples
         enter the prompt (prompt.STYLE_MODES). shop_copy: the shop's descriptions by product id, whose nearest
-        neighbours become the style examples; default: the copy beside the configured index, if any."""
+        neighbours become the style examples; default: the copy beside the configured index, if any.
+        style_attempts: how many attempts show the style examples (0: all); later ones retry without them."""
         self.settings = settings or get_settings()
         self.disabled_reason = disabled_reason
         self.style_mode = style_mode
+        self.style_attempts = style_attempts
         self.shop_copy = shop_copy if shop_copy is not None else ShopCopy.for_settings(self.settings)
         self._client = client
         self._client_lock = threading.Lock()
@@ -108,9 +111,9 @@ class CaptionWriter:
         while reason is None and attempts < self.settings.llm_max_attempts:
             attempts += 1
             try:
-                reply = self.client.complete(
-                    build_messages(pack, evidence, meta, self.style_mode), OUTPUT_SCHEMA, self._temperature(attempts)
-                )
+                with_examples = not self.style_attempts or attempts <= self.style_attempts
+                reply = self.client.complete(build_messages(pack, evidence, meta, self.style_mode, with_examples),
+                                             OUTPUT_SCHEMA, self._temperature(attempts))
             except LLMOutputError as exc:
                 log.info("attempt %d: unusable LLM answer: %s", attempts, exc)
                 self.stats.add("bad_output")
@@ -123,7 +126,7 @@ class CaptionWriter:
                 break
             replies.append(reply)
             candidate = self._candidate(evidence, reply, limits, banned, meta)
-            if self._publishable(candidate, banned, meta, pack.style_examples):
+            if self._publishable(candidate, banned, meta, shown_examples(pack, evidence, self.style_mode)):
                 self.stats.add("published_llm")
                 self.last_replies = replies
                 return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
@@ -173,7 +176,7 @@ class CaptionWriter:
 
     def _fallback(self, pack: EvidencePack, evidence: Evidence, meta: ShopMetadata | None,
                   limits: hashtags.HashtagLimits, banned: list[str], attempts: int, reason: str) -> CaptionResult:
-        caption = deterministic.write_caption(evidence, meta, pack.image.sha256)
+        caption = deterministic.write_caption(evidence, meta, pack.image.sha256, pack.style_examples)
         tags = hashtags.compose(evidence, [], limits, banned, meta)
         report = grounding.check(evidence, caption, tags, meta)
         if report.unsupported:  # cannot happen by construction; never publish it if it does

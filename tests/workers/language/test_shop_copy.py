@@ -58,8 +58,8 @@ def test_given_shop_copy_when_the_writer_asks_the_llm_then_a_neighbours_descript
     fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack, tmp_path: Path
 ) -> None:
     """Given the shop's copy by P2P_STYLE_COPY_PATH and a pack whose nearest product has a description, when
-    written, then the prompt shows that description as a demonstrated answer and the published result records it
-    as its style example."""
+    written, then the prompt shows that description (masked: its first detail, nothing the evidence lacks) as a
+    demonstrated answer and the published result records it as its style example."""
     path = tmp_path / "copy.jsonl"
     path.write_text(json.dumps({"id": "p1", "description": JACKET_COPY}) + "\n")
     settings = fake_settings.model_copy(update={"style_copy_path": path})
@@ -68,5 +68,6 @@ def test_given_shop_copy_when_the_writer_asks_the_llm_then_a_neighbours_descript
     result = CaptionWriter(settings, LLMClient(settings, backoff_s=0.01)).write(_with_neighbours(office_pack, "p1"))
     assert not result.provenance.fallback and result.evidence.style_examples == [JACKET_COPY]
     messages = fake_llm.requests[0].body["messages"]
-    assert json.loads(messages[-2]["content"]) == {"caption": JACKET_COPY, "hashtags": ["#jacket", "#cotton"]}
+    assert json.loads(messages[-2]["content"]) == {"caption": "Relaxed-fit jacket in soft cotton with notch lapels.",
+                                                   "hashtags": ["#jacket", "#cotton"]}
     assert messages[-3]["content"].startswith("EVIDENCE\ngarments: jacket")
