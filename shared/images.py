@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from shared.settings import Settings
 
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "WEBP"})
+EXIF_ORIENTATION = 0x0112
+TURNED = frozenset(range(2, 9))  # EXIF orientations other than 1 (as stored)
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,8 @@ def decode_image(data: bytes, *, min_side: int | None = None, limits: ImageLimit
             image = Image.open(io.BytesIO(data))
             if image.format not in ALLOWED_FORMATS:
                 raise InvalidImageError(f"unsupported image format {image.format}; send JPEG, PNG or WebP")
-            width, height = _oriented_size(image)
+            orientation = image.getexif().get(EXIF_ORIENTATION, 1)
+            width, height = image.size[::-1] if orientation in (5, 6, 7, 8) else image.size
             if width * height > limits.max_pixels:
                 raise ImageTooLargeError(
                     f"image is {width}x{height} pixels, over the {limits.max_pixels} pixel limit"
@@ -81,7 +84,8 @@ def decode_image(data: bytes, *, min_side: int | None = None, limits: ImageLimit
         raise ImageTooLargeError(f"image is too large to decode: {exc}") from exc
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise InvalidImageError(f"not a readable image: {exc}") from exc
-    rgb = _to_rgb(ImageOps.exif_transpose(image))
+    # exif_transpose copies an image it does not turn: only call it for an orientation that turns or flips
+    rgb = _to_rgb(ImageOps.exif_transpose(image) if orientation in TURNED else image)
     scale = width / rgb.width if rgb.width else 1.0
     return DecodedImage(np.asarray(rgb), sha256_hex(data), width, height, scale)
 
@@ -95,12 +99,6 @@ def load_image(path: str | Path, *, min_side: int | None = None, limits: ImageLi
     if size > limits.max_bytes:
         raise ImageTooLargeError(f"{path} is {size} bytes, over the {limits.max_bytes} byte limit")
     return decode_image(path.read_bytes(), min_side=min_side, limits=limits)
-
-
-def _oriented_size(image: Image.Image) -> tuple[int, int]:
-    orientation = image.getexif().get(0x0112, 1)
-    w, h = image.size
-    return (h, w) if orientation in (5, 6, 7, 8) else (w, h)
 
 
 def _draft_size(size: tuple[int, int], min_side: int) -> tuple[int, int]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from shared.errors import ImageTooLargeError, InvalidImageError
 from shared.images import ImageLimits, decode_image, load_image
@@ -63,6 +63,21 @@ def test_given_exif_rotation_when_detected_then_boxes_follow_the_upright_picture
     assert labels_found(detector, encode(photo, "JPEG", quality=95)) == {
         d.label for d in detector.detect(rotated) if d.score > 0.4
     }
+
+
+@pytest.mark.parametrize("orientation", [None, *range(1, 9)])
+def test_given_any_exif_orientation_when_decoded_then_the_pixels_are_pillows_upright_ones(
+    photo: Image.Image, orientation: int | None
+) -> None:
+    """decode_image turns only the orientations that turn or flip (exif_transpose would copy the others)."""
+    exif = Image.Exif()
+    if orientation is not None:
+        exif[0x0112] = orientation
+    data = encode(photo.resize((60, 40)), "PNG", exif=exif.tobytes())
+    expected = np.asarray(ImageOps.exif_transpose(Image.open(io.BytesIO(data))).convert("RGB"))
+    decoded = decode_image(data)
+    np.testing.assert_array_equal(decoded.rgb, expected)
+    assert (decoded.height, decoded.width) == expected.shape[:2]
 
 
 @pytest.mark.parametrize(
