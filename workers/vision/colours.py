@@ -91,6 +91,40 @@ def _frame(shapes: np.ndarray, grid: int) -> np.ndarray:
     return (rows < band_rows) | (rows >= grid - band_rows) | (cols < band_cols) | (cols >= grid - band_cols)
 
 
+def _bin_centres(codes: np.ndarray) -> np.ndarray:
+    """Lab centres [..., 3] of border-colour bin codes (float64, as the codes are int64)."""
+    return np.stack([codes // (_BIN_SPAN_AB * _BIN_SPAN_AB),
+                     codes // _BIN_SPAN_AB % _BIN_SPAN_AB - _BIN_OFFSET,
+                     codes % _BIN_SPAN_AB - _BIN_OFFSET], -1) * _BIN
+
+
+def _frequent_bins(keys: np.ndarray, n: int, needed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(crop, bin code) of the border colours each crop tests: of its BORDER_COLOURS most frequent frame bins,
+    those with at least `needed` pixels. keys: crop * _BIN_CODES + code of every frame pixel.
+
+    When at most BORDER_COLOURS bins of a crop reach `needed`, they are its frequent ones whichever way ties among
+    the most frequent are broken, so they are found from the frame's distinct keys (a few hundred) rather than by
+    counting and partitioning all N x _BIN_CODES bins; a crop with more takes the full count and partition, which
+    picks the same bins as counting the whole batch did (rows are partitioned one by one)."""
+    distinct, counts = np.unique(keys, return_counts=True)   # sorted: grouped by crop
+    crop = distinct // _BIN_CODES
+    enough = counts >= needed[crop]
+    many = np.flatnonzero(np.bincount(crop[enough], minlength=n) > BORDER_COLOURS)
+    keep = enough & ~np.isin(crop, many)
+    crop_of, codes = crop[keep], distinct[keep] % _BIN_CODES
+    if len(many):
+        rows = np.searchsorted(many, keys // _BIN_CODES)
+        mine = (rows < len(many)) & (many[np.minimum(rows, len(many) - 1)] == keys // _BIN_CODES)
+        full = np.bincount(rows[mine] * _BIN_CODES + keys[mine] % _BIN_CODES,
+                           minlength=len(many) * _BIN_CODES).reshape(len(many), _BIN_CODES)
+        top = np.argpartition(-full, BORDER_COLOURS, axis=1)[:, :BORDER_COLOURS]
+        row, slot = np.nonzero(np.take_along_axis(full, top, 1) >= needed[many][:, None])
+        crop_of, codes = np.concatenate([crop_of, many[row]]), np.concatenate([codes, top[row, slot]])
+        order = np.argsort(crop_of, kind="stable")
+        crop_of, codes = crop_of[order], codes[order]
+    return crop_of, codes
+
+
 def border_background(lab: np.ndarray, frame: np.ndarray) -> np.ndarray:
     """(N, P) True where a pixel matches one of the frequent colours of its crop's border frame.
 
@@ -101,17 +135,11 @@ def border_background(lab: np.ndarray, frame: np.ndarray) -> np.ndarray:
               + (bins[..., 1] + _BIN_OFFSET).clip(0, _BIN_SPAN_AB - 1)) * _BIN_SPAN_AB
              + (bins[..., 2] + _BIN_OFFSET).clip(0, _BIN_SPAN_AB - 1))
     keys = codes + (np.arange(n) * _BIN_CODES)[:, None]
-    counts = np.bincount(keys[frame], minlength=n * _BIN_CODES).reshape(n, _BIN_CODES)
-    top = np.argpartition(-counts, BORDER_COLOURS, axis=1)[:, :BORDER_COLOURS]
-    needed = np.maximum(3, 0.04 * frame.sum(1))[:, None]
-    frequent = np.take_along_axis(counts, top, 1) >= needed                     # (N, B)
-    centres = np.stack([top // (_BIN_SPAN_AB * _BIN_SPAN_AB),
-                        top // _BIN_SPAN_AB % _BIN_SPAN_AB - _BIN_OFFSET,
-                        top % _BIN_SPAN_AB - _BIN_OFFSET], -1) * _BIN                # (N, B, 3)
-    crop_of, slot = np.nonzero(frequent)  # (crop, border colour) pairs worth testing, grouped by crop
+    needed = np.maximum(3, 0.04 * frame.sum(1))
+    crop_of, frequent = _frequent_bins(keys[frame].astype(np.int64), n, needed)  # grouped by crop
     near = np.zeros((n, p), bool)
     if len(crop_of):
-        close = cie94(lab[crop_of], centres[crop_of, slot][:, None, :]) < BACKGROUND_DELTA_E     # (V, P)
+        close = cie94(lab[crop_of], _bin_centres(frequent)[:, None, :]) < BACKGROUND_DELTA_E     # (V, P)
         crops, starts = np.unique(crop_of, return_index=True)
         near[crops] = np.logical_or.reduceat(close, starts, axis=0)
     return near

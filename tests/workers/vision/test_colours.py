@@ -9,6 +9,7 @@ import numpy as np
 from pixels2posts.catalog.reader import read_hm_articles, split_of
 from shared.images import load_image
 from shared.palette import FAMILY_OF
+from workers.vision import colours
 from workers.vision.colours import dominant_colours, dominant_colours_batch, skin_mask
 
 SKIN = (224, 172, 140)
@@ -91,3 +92,40 @@ def test_given_a_crop_then_its_colours_do_not_depend_on_the_other_crops_of_its_b
     alone = [dominant_colours(crop) for crop in crops]
     assert dominant_colours_batch(crops) == alone
     assert dominant_colours_batch(crops[::-1]) == alone[::-1]
+
+
+def _border_background_by_full_count(lab: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """The reference: every crop's N x _BIN_CODES bin counts, its BORDER_COLOURS largest by argpartition."""
+    n, p = frame.shape
+    bins = np.round(lab / colours._BIN).astype(np.int32)
+    span_ab = colours._BIN_SPAN_AB
+    codes = ((bins[..., 0].clip(0, colours._BIN_SPAN_L - 1) * span_ab
+              + (bins[..., 1] + colours._BIN_OFFSET).clip(0, span_ab - 1)) * span_ab
+             + (bins[..., 2] + colours._BIN_OFFSET).clip(0, span_ab - 1))
+    keys = codes + (np.arange(n) * colours._BIN_CODES)[:, None]
+    counts = np.bincount(keys[frame], minlength=n * colours._BIN_CODES).reshape(n, colours._BIN_CODES)
+    top = np.argpartition(-counts, colours.BORDER_COLOURS, axis=1)[:, :colours.BORDER_COLOURS]
+    frequent = np.take_along_axis(counts, top, 1) >= np.maximum(3, 0.04 * frame.sum(1))[:, None]
+    near = np.zeros((n, p), bool)
+    for crop, slot in zip(*np.nonzero(frequent), strict=True):
+        centre = colours._bin_centres(top[crop, slot])
+        near[crop] |= colours.cie94(lab[crop], centre[None]) < colours.BACKGROUND_DELTA_E
+    return near
+
+
+def test_given_borders_of_few_and_of_many_colours_then_the_background_is_the_full_counts_one() -> None:
+    """The frequent border bins are found from the frame's distinct colours, and a crop with more than
+    BORDER_COLOURS frequent ones (here: 12 stripes) falls back to the full count: same masks either way."""
+    rng = np.random.default_rng(3)
+    grid = colours.GRID
+    striped = np.zeros((grid, grid, 3), np.uint8)
+    for k in range(12):
+        striped[:, 2 * k:2 * k + 2] = rng.integers(0, 256, 3)
+    crops = [striped, rng.integers(0, 256, (grid, grid, 3), dtype=np.uint8),
+             np.full((grid, grid, 3), 90, np.uint8), (rng.integers(0, 4, (grid, grid, 3)) * 80).astype(np.uint8),
+             striped[::-1].copy()]
+    rgb = np.stack(crops).reshape(len(crops), -1, 3)
+    lab = colours.lab_of(rgb)
+    frame = colours._frame(np.array([[240, 200], [100, 300], [50, 50], [400, 120], [90, 90]], float),
+                           grid).reshape(len(crops), -1)
+    np.testing.assert_array_equal(colours.border_background(lab, frame), _border_background_by_full_count(lab, frame))
