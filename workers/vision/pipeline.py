@@ -315,7 +315,7 @@ class VisionPipeline:
     @staticmethod
     def _flat(image: DecodedImage) -> bool:
         """A flat image (a blank, a wall) shows no product, whatever the head says."""
-        return float(image.rgb[::4, ::4].std()) < MIN_PIXEL_STD
+        return float(image.rgb[::8, ::8].std()) < MIN_PIXEL_STD
 
     def _with_colours(self, garment: Garment, image: DecodedImage) -> tuple[list[Garment], list[ColourReading]]:
         reading = self.colour_readings([image.rgb])[0]
