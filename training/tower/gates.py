@@ -169,7 +169,7 @@ def calibration_rows(catalog: Path, clothing: Path, limit: int) -> dict[str, lis
 
 
 def collect(rows: list[dict[str, str]], out: Path, leave_product_out: bool) -> list[Record]:
-    settings = get_settings().model_copy(update={f"gate_{a}": 0.0 for a in (*ATTRIBUTES, "detection")})
+    settings = get_settings().model_copy(update={f"gate_{name}": 0.0 for name in GATES})
     pipeline = RecordingPipeline(settings)
     index = LeaveProductOut(pipeline.index)
     pipeline._index = index  # type: ignore[assignment]

@@ -239,12 +239,15 @@ class VisionPipeline:
         votes = {name: combine([vote([lab.get(name) for lab, _ in found], [s for _, s in found])
                                 for found in neighbour_sets], weights)
                  for name in VOTED_ATTRIBUTES}
-        garments, readings = self._garment_types(image, garments, readings, analysis, parts, whole)
+        # the type head's garment for the whole image, once per image (None: no head, a flat image, no garment class)
+        flat = self._flat(image)
+        whole_garment = None if flat else self._whole_image_garment(image, analysis, whole)
+        garments, readings = self._garment_types(image, garments, readings, analysis, parts, flat, whole_garment)
         best_similarity = max((s for found in neighbour_sets for _, s in found), default=-1.0)
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
-        garments = self._gated_garments(image, garments, analysis, whole)
+        garments = self._gated_garments(image, garments, whole_garment)
         attributes = gate_attributes(attributes, self.settings.statement_gates)
         best: dict[str, float] = {}
         labels_by_id: dict[str, dict[str, Any]] = {}
@@ -267,8 +270,8 @@ class VisionPipeline:
         return [(self.index.item(int(r)), float(s)) for s, r in zip(scores, rows, strict=True) if r >= 0]
 
     def _garment_types(self, image: DecodedImage, garments: list[Garment], readings: list[ColourReading],
-                       analysis: ImageAnalysis, parts: list[int],
-                       whole: int) -> tuple[list[Garment], list[ColourReading]]:
+                       analysis: ImageAnalysis, parts: list[int], flat: bool,
+                       found: Garment | None) -> tuple[list[Garment], list[ColourReading]]:
         """Refine detected garments with the crop's type; name the garment of a product photo from the whole image."""
         vocabulary = self.embedder.head_vocabularies.get("garment")
         if not vocabulary:
@@ -280,10 +283,8 @@ class VisionPipeline:
                 garment.category = kind
             garment.source = "detector"
             garment.type_confidence = class_probability(types[row], vocabulary, garment.label)
-        if self._flat(image):
+        if flat:
             return garments, readings
-        prob = float(types[whole].max())
-        found = self._whole_image_garment(image, analysis, whole)
         if len(garments) == 1 and (found is None or garments[0].label != found.label):
             if found is not None and found.score >= OVERRIDE_MIN_PROB:
                 # a single-product photo the street detector reads as another class: the product head knows better
@@ -294,14 +295,14 @@ class VisionPipeline:
             # detector class covers (socks): on H&M calibration products the lone detection was then right for fewer
             # than 1 in 10; naming no garment beats naming a wrong one
             return [], []
-        if not garments and found is not None and prob >= IMAGE_GARMENT_MIN_PROB:
+        if not garments and found is not None and found.score >= IMAGE_GARMENT_MIN_PROB:
             return self._with_colours(found, image)
         return garments, readings
 
     def _whole_image_garment(self, image: DecodedImage, analysis: ImageAnalysis, whole: int) -> Garment | None:
-        """The garment the type head names for the whole image (None: no head, no garment class, a flat image)."""
+        """The garment the type head names for the whole image (None: no head, or a type no detector class covers)."""
         vocabulary = self.embedder.head_vocabularies.get("garment")
-        if not vocabulary or self._flat(image):
+        if not vocabulary:
             return None
         types = analysis.heads["garment"][whole]
         kind, prob = vocabulary[int(types.argmax())], float(types.max())
@@ -323,16 +324,12 @@ class VisionPipeline:
                                               "colour_confidence": _colour_confidence(reading)})
         return [coloured], [reading]
 
-    def _gated_garments(self, image: DecodedImage, garments: list[Garment], analysis: ImageAnalysis,
-                        whole: int) -> list[Garment]:
+    def _gated_garments(self, image: DecodedImage, garments: list[Garment], found: Garment | None) -> list[Garment]:
         """The garments that clear the statement gate; when none does, the whole image's garment if it clears it
         (an on-model shot whose detections the type head contradicts still names its product)."""
         gates = self.settings.statement_gates
         kept = gate_garments(garments, gates)
-        if kept or not garments:
-            return kept
-        found = self._whole_image_garment(image, analysis, whole)
-        if found is None or found.type_confidence is None or found.type_confidence < gates["garment"]:
+        if kept or not garments or found is None or not gate_garments([found], gates):
             return kept
         return gate_garments(self._with_colours(found, image)[0], gates)
 

@@ -150,8 +150,9 @@ def _lone_detection(pipeline: VisionPipeline, detected: str, head_kind: str, pro
     analysis = ImageAnalysis(np.zeros((2, 4), np.float32), {"garment": np.stack([whole, whole])})
     image = decode_image(_noise_png())
     garment = Garment(label=detected, score=0.8, box=(0.0, 0.0, 10.0, 10.0))
+    found = pipeline._whole_image_garment(image, analysis, 1)
     kept, readings = pipeline._garment_types(image, [garment], [ColourReading([], "blue", 0.9, False)], analysis,
-                                             [0], 1)
+                                             [0], False, found)
     assert len(readings) == len(kept)
     return kept
 
