@@ -77,6 +77,39 @@ def all_final(database_url: str, job_ids: list[str]) -> bool:
     return all((job := store.get(job_id)) is not None and job.state in ("succeeded", "failed") for job_id in job_ids)
 
 
+def wait_all_final(database_url: str, job_ids: list[str], timeout_s: float, what: str, logs: Path) -> float:
+    """`wait_for(all_final)`; on a timeout the error names each unfinished job with its row, its outbox messages and
+    the log lines that mention it (a rare failure is then readable from the CI output alone)."""
+    try:
+        return wait_for(lambda: all_final(database_url, job_ids), timeout_s, what)
+    except AssertionError as exc:
+        raise AssertionError(f"{exc}\n{unfinished(database_url, job_ids, logs)}") from None
+
+
+def unfinished(database_url: str, job_ids: list[str], logs: Path) -> str:
+    from sqlalchemy import select
+
+    from shared.store.models import OutboxMessage
+
+    store = JobStore(database_url)
+    lines = []
+    for job_id in job_ids:
+        job = store.get(job_id)
+        if job is not None and job.state in ("succeeded", "failed"):
+            continue
+        lines.append(f"job {job_id}: " + ("missing" if job is None else
+                     f"state={job.state} stage={job.stage} holder={job.holder} lease_until={job.lease_until} "
+                     f"deliveries={job.deliveries} updated_at={job.updated_at}"))
+        with store.session() as session:
+            for message in session.scalars(select(OutboxMessage).where(OutboxMessage.job_id == job_id)):
+                lines.append(f"  outbox {message.task_id} created={message.created_at} "
+                             f"published={message.published_at}")
+        for log in sorted(logs.glob("*.log")):
+            mentions = [line for line in log.read_text(errors="replace").splitlines() if job_id in line]
+            lines.extend(f"  {log.name}: {line[:300]}" for line in mentions[-12:])
+    return "\n".join(lines)
+
+
 def held_by(database_url: str, job_ids: list[str], pid: int) -> bool:
     store = JobStore(database_url)
     return any((job := store.get(job_id)) is not None and str(job.holder).endswith(f":{pid}") for job_id in job_ids)
@@ -97,7 +130,7 @@ def test_given_a_vision_worker_sigkilled_mid_batch_then_another_finishes_its_job
         wait_for(lambda: held_by(pg_schema_url, job_ids, doomed.pid), 180, "the doomed worker to claim a batch")
         kill(doomed)
         killed_at = time.monotonic()
-        wait_for(lambda: all_final(pg_schema_url, job_ids), RECOVERY_S + 60, "every job to finish")
+        wait_all_final(pg_schema_url, job_ids, RECOVERY_S + 60, "every job to finish", logs)
         recovered_s = time.monotonic() - killed_at
         wait_for(lambda: len(receiver.deliveries) == len(job_ids), 60, "every webhook")
     result = tally(pg_schema_url, job_ids, receiver)
@@ -125,7 +158,7 @@ def test_given_a_language_worker_sigkilled_mid_llm_call_then_another_finishes_it
         killed_at = time.monotonic()
         llm.default = fake_openai.answer("A calm outfit for every day.", ["#outfit"])
         procs.append(language("language-rescuer@k2", env, logs))
-        wait_for(lambda: all_final(pg_schema_url, job_ids), RECOVERY_S, "every job to finish")
+        wait_all_final(pg_schema_url, job_ids, RECOVERY_S, "every job to finish", logs)
         recovered_s = time.monotonic() - killed_at
         wait_for(lambda: len(receiver.deliveries) == len(job_ids), 60, "every webhook")
     result = tally(pg_schema_url, job_ids, receiver)
@@ -152,7 +185,7 @@ def test_given_redis_killed_and_restarted_with_aof_then_no_job_is_lost(
             start_redis(redis_port, redis_dir, persist=True)
             restarted_at = time.monotonic()
             job_ids += submit(base, 4, receiver, 310)
-            wait_for(lambda: all_final(pg_schema_url, job_ids), RECOVERY_S + 60, "every job to finish")
+            wait_all_final(pg_schema_url, job_ids, RECOVERY_S + 60, "every job to finish", logs)
             recovered_s = time.monotonic() - restarted_at
             wait_for(lambda: len(receiver.deliveries) == len(job_ids), 90, "every webhook")
             # the workers rode the outage out (celery/kombu 5.7.0 stopped them: workers/kombu_compat.py)
@@ -196,7 +229,7 @@ def test_given_the_api_sigkilled_while_accepting_then_every_accepted_job_finishe
         procs.append(api(env, logs, port))
         in_db = _all_job_ids(pg_schema_url)
         assert accepted and len(in_db) >= len(accepted)
-        wait_for(lambda: all_final(pg_schema_url, in_db), RECOVERY_S, "every stored job to finish")
+        wait_all_final(pg_schema_url, in_db, RECOVERY_S, "every stored job to finish", logs)
         wait_for(lambda: len(receiver.deliveries) >= len(in_db), 60, "every webhook")
     assert set(accepted) <= set(in_db)
     result = tally(pg_schema_url, in_db, receiver)
@@ -227,7 +260,7 @@ def test_given_the_llm_failing_every_way_then_dead_then_jobs_end_with_a_caption_
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: api_up(base), 90, "the API")
         job_ids = submit(base, 4, receiver, 500)
-        wait_for(lambda: all_final(pg_schema_url, job_ids), 240, "the jobs of the flaky LLM")
+        wait_all_final(pg_schema_url, job_ids, 240, "the jobs of the flaky LLM", logs)
         llm_dead_url = f"http://127.0.0.1:{free_port()}/v1"  # nothing listens: the LLM is dead
         env_dead = {**env, "P2P_LLM_BASE_URL": llm_dead_url}
     with running(api(env_dead, logs, port), language("language-dead@k5", env_dead, logs),
@@ -235,11 +268,11 @@ def test_given_the_llm_failing_every_way_then_dead_then_jobs_end_with_a_caption_
         dead_since = time.monotonic()
         wait_for(lambda: api_up(base), 90, "the API")
         dead_ids = submit(base, 4, receiver, 520)
-        wait_for(lambda: all_final(pg_schema_url, dead_ids), 240, "the jobs of the dead LLM")
+        wait_all_final(pg_schema_url, dead_ids, 240, "the jobs of the dead LLM", logs)
         # still dead minutes later: the workers neither wedged nor piled up, new jobs finish as fast
         time.sleep(max(0.0, LLM_DEAD_S - (time.monotonic() - dead_since)))
         late_ids = submit(base, 4, receiver, 530)
-        late_s = wait_for(lambda: all_final(pg_schema_url, late_ids), RECOVERY_S, "the jobs of the long-dead LLM")
+        late_s = wait_all_final(pg_schema_url, late_ids, RECOVERY_S, "the jobs of the long-dead LLM", logs)
         dead_s = time.monotonic() - dead_since
         dead_ids += late_ids
         wait_for(lambda: len(receiver.deliveries) == len(job_ids) + len(dead_ids), 60, "every webhook")
@@ -280,7 +313,7 @@ def test_given_postgresql_crashed_and_restarted_mid_run_then_no_job_is_lost(
         time.sleep(5)
         private_pg.start()
         job_ids += submit(base, 4, receiver, 610)
-        wait_for(lambda: all_final(private_pg.url, job_ids), RECOVERY_S + 60, "every job to finish")
+        wait_all_final(private_pg.url, job_ids, RECOVERY_S + 60, "every job to finish", logs)
         wait_for(lambda: len(receiver.deliveries) == len(job_ids), 90, "every webhook")
     result = tally(private_pg.url, job_ids, receiver)
     report(result.row("PostgreSQL crash (immediate stop) + restart, private instance"))
