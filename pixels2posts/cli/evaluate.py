@@ -149,7 +149,8 @@ def testsets(data: Path, out: Path) -> None:
 def table(data: Path, out: Path, limit: int, rows: str, plots: Path, reuse: bool) -> None:
     """Every system on both test sets; writes OUT/<row>-<domain>.json, prints the markdown table, draws plots."""
     from pixels2posts.evaluation.dataset import write_test_sets
-    from pixels2posts.evaluation.table import ROWS, UNGATED, UNGATED_ROWS, endpoint_answers, markdown, plot_all
+    from pixels2posts.evaluation.table import ROWS, UNGATED_ROWS, endpoint_answers, markdown, plot_all
+    from shared.settings import UNGATED
 
     sets = write_test_sets(data, out)
     wanted = [r.strip() for r in rows.split(",") if r.strip()]

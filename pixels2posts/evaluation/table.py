@@ -10,7 +10,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-from shared.settings import GATES, Settings
+from shared.settings import Settings
 
 # row -> (system, deterministic writer only, embedded LLM)
 ROWS: dict[str, tuple[str, bool, bool]] = {
@@ -22,7 +22,6 @@ ROWS: dict[str, tuple[str, bool, bool]] = {
 }
 # rows whose vision stage states every claim the models answered (the statement gates at 0)
 UNGATED_ROWS = frozenset({"ungated"})
-UNGATED = {f"gate_{name}": 0.0 for name in GATES}
 ROW_NAMES = {
     "baseline": "end-to-end baseline (EfficientNet-Lite0 + GRU)",
     "ungated": "pixels2posts, deterministic writer, statement gates off",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pixels2posts.evaluation.truth import truth_of
 from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment, ImageInfo
-from training.tower.gates import Record, attribute_tables, gated, pick, product_of, summary
+from training.tower.gates import Record, attribute_tables, gated, pick, pick_classes, product_of, summary
 
 BLACK = Colour(name="black", rgb=(10, 10, 10), share=0.9)
 
@@ -41,3 +41,19 @@ def test_given_every_detection_gated_out_then_a_sure_whole_image_garment_is_stat
 
 def test_product_of_an_article_is_the_index_group() -> None:
     assert product_of("0111586001") == "111586" and product_of("0908381002") == "908381"
+
+
+def test_given_a_class_the_head_never_gets_wrong_then_it_gets_its_own_lower_gate_and_the_rest_keep_theirs() -> None:
+    # Given bags stated right at 0.7 and tops wrong at 0.7, under a common garment gate of 0.9
+    hm = [_record("bag", 0.7, "Bag"), _record("bag", 0.75, "Bag"), _record("shirt", 0.7, "Dress"),
+          _record("shirt", 0.95, "Top")]
+    clothing = [_record("bag", 0.72, "bag")]
+    gates = {"garment": 0.9, "detection": 1.0, "colour": 0.0, "gender": 0.0, "fabric": 0.0}
+
+    # When per-class gates are picked with no contradiction allowed
+    chosen = pick_classes({"hm": hm, "clothing": clothing}, gates, target=0.0, clothing_target=0.0)
+
+    # Then bags get a gate that states them, tops keep one above the wrong top's confidence
+    assert chosen["garment:bag"] <= 0.7 and chosen.get("garment:shirt", chosen["garment"]) > 0.7
+    assert summary(hm, chosen)["contradicted"] == 0.0
+    assert summary(hm, chosen)["truth_recall"] > summary(hm, gates)["truth_recall"]

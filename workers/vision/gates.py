@@ -20,13 +20,22 @@ def _clears(confidence: float | None, gate: float) -> bool:
     return confidence is None or confidence >= gate
 
 
+def garment_gate(label: str, gates: Mapping[str, float]) -> float:
+    """The garment gate of a detector class: its own (`garment:<label>`) where one was picked, else the common one.
+
+    Classes differ in how often the head is confidently wrong about them (a knitted dress read as a top; bags and
+    shoes hardly ever), so one gate for all either says too little about the safe classes or too much about the
+    confusable ones."""
+    return gates.get(f"garment:{label}", gates["garment"])
+
+
 def _garment_clears(garment: Garment, gates: Mapping[str, float]) -> bool:
     """The type head is sure of the class, or (a detection) the detector is sure and the head does not rule it out.
 
     The head learnt product photos: on street crops it is rarely sure (Colorful Fashion), and there the detector's
     own score is the better signal; on product photos the street-trained detector is confidently wrong where the
     head gives its class almost nothing (H&M calibration products), hence the veto."""
-    if _clears(garment.type_confidence, gates["garment"]):
+    if _clears(garment.type_confidence, garment_gate(garment.label, gates)):
         return True
     return (garment.source == "detector" and garment.score >= gates["detection"]
             and (garment.type_confidence is None or garment.type_confidence >= TYPE_VETO))

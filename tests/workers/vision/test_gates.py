@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
+from pydantic import ValidationError
 
 from shared.schemas import Attribute, Attributes, Colour, Garment
-from workers.vision.gates import gate_attributes, gate_garments
+from shared.settings import Settings
+from workers.vision.gates import garment_gate, gate_attributes, gate_garments
 from workers.vision.pipeline import class_probability
 
 GATES = {"garment": 0.8, "colour": 0.9, "gender": 0.95, "fabric": 0.7}
@@ -51,3 +54,27 @@ def test_the_class_probability_sums_the_finer_types_of_a_detector_class() -> Non
     assert class_probability(probs, vocabulary, "shirt") == 0.55
     assert class_probability(probs, vocabulary, "pants") == 0.4
     assert class_probability(probs, vocabulary, "hat") == 0.0
+
+
+def test_given_a_class_gate_when_gated_then_that_class_meets_its_own_gate_and_the_others_the_common_one() -> None:
+    garments = [_garment("bag", 0.7, 0.99), _garment("shirt", 0.7, 0.99), _garment("dress", 0.85, 0.99)]
+
+    kept = gate_garments(garments, {**GATES, "garment:bag": 0.6, "garment:dress": 0.9})
+
+    assert [g.label for g in kept] == ["bag"]  # bag 0.7 >= its 0.6; shirt 0.7 < 0.8; dress 0.85 < its 0.9
+    assert garment_gate("shirt", {**GATES, "garment:bag": 0.6}) == GATES["garment"]
+
+
+def test_given_class_gates_in_the_environment_then_settings_state_them_and_refuse_unknown_classes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("P2P_GATE_GARMENT_CLASSES", '{"bag": 0.5}')
+    assert Settings().statement_gates["garment:bag"] == 0.5
+    assert "garment:shoe" not in Settings().statement_gates  # the variable replaces the default classes
+
+    monkeypatch.setenv("P2P_GATE_GARMENT_CLASSES", '{"handbag": 0.5}')
+    with pytest.raises(ValidationError, match="no detector class handbag"):
+        Settings()
+    monkeypatch.setenv("P2P_GATE_GARMENT_CLASSES", '{"bag": 1.5}')
+    with pytest.raises(ValidationError):
+        Settings()
