@@ -62,6 +62,8 @@ class BaselineCaptioner:
         meta: dict[str, Any] = json.loads((directory / "vocab.json").read_text())
         self.tokens: list[str] = meta["tokens"]
         self.bos, self.eos = int(meta["bos"]), int(meta["eos"])
+        # tokens a caption never contains: padding, the start token, the stand-in for a rare word
+        self.never = [i for i, token in enumerate(self.tokens) if token in ("<pad>", "<bos>", "<unk>")]
         self.size, self.hidden = int(meta["image_size"]), int(meta["hidden"])
         self.version: str = meta.get("version", "baseline")
 
@@ -70,7 +72,7 @@ class BaselineCaptioner:
         return np.asarray(self.encoder.run(None, {"image": batch})[0], dtype=np.float32)
 
     def decode(self, features: np.ndarray, max_tokens: int = MAX_TOKENS) -> list[str]:
-        """Greedy decoding of each row of `features`, trigram repeats blocked."""
+        """Greedy decoding of each row of `features`, trigram repeats and special tokens blocked."""
         count = features.shape[0]
         hidden = np.zeros((count, self.hidden), dtype=np.float32)
         previous = np.full((count,), self.bos, dtype=np.int64)
@@ -78,6 +80,7 @@ class BaselineCaptioner:
         done = np.zeros(count, dtype=bool)
         for _ in range(max_tokens):
             logits, hidden = self.decoder.run(None, {"features": features, "token": previous, "hidden": hidden})
+            logits[:, self.never] = -np.inf
             choice = np.empty(count, dtype=np.int64)
             for row in range(count):
                 order = np.argsort(-logits[row])
