@@ -23,6 +23,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -58,8 +60,37 @@ def metric_sum(text: str, name: str) -> float:
 
 def run_config(label: str, batch_size: int, wait_ms: int, concurrency: int, images: list[bytes],
                redis_url: str, work: Path, stage_class: str | None, workers: int = 1,
-               extra_env: dict[str, str] | None = None) -> dict[str, float | str | int]:
-    db = f"sqlite:///{work / f'{label}.db'}"
+               extra_env: dict[str, str] | None = None, server_url: str | None = None,
+               ) -> dict[str, float | str | int]:
+    with _job_store(label, work, server_url) as db:
+        return _run_config(label, batch_size, wait_ms, concurrency, images, redis_url, work, stage_class, workers,
+                           extra_env, db)
+
+
+@contextmanager
+def _job_store(label: str, work: Path, server_url: str | None) -> Iterator[str]:
+    """A fresh job store per configuration (the same photos would otherwise be jobs that already finished): a
+    SQLite file, or with `server_url` (PostgreSQL) a database created for the run and dropped after it."""
+    if server_url is None:
+        yield f"sqlite:///{work / f'{label}.db'}"
+        return
+    import sqlalchemy
+
+    name = f"p2p_bench_{label.replace('-', '_')}_{os.getpid()}"
+    server = sqlalchemy.create_engine(server_url, isolation_level="AUTOCOMMIT")
+    with server.connect() as connection:
+        connection.execute(sqlalchemy.text(f"CREATE DATABASE {name}"))
+    try:
+        yield server.url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with server.connect() as connection:  # FORCE: this process's pooled connections to it go too
+            connection.execute(sqlalchemy.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        server.dispose()
+
+
+def _run_config(label: str, batch_size: int, wait_ms: int, concurrency: int, images: list[bytes], redis_url: str,
+                work: Path, stage_class: str | None, workers: int, extra_env: dict[str, str] | None,
+                db: str) -> dict[str, float | str | int]:
     migrate(db)
     metrics_ports = [free_port() for _ in range(workers)]
     env = {**os.environ, "P2P_BROKER_URL": redis_url, "P2P_DATABASE_URL": db,
@@ -197,6 +228,9 @@ def main() -> None:
     parser.add_argument("--wait-ms", type=int, default=50)
     parser.add_argument("--stage-class", default=None, help="module:Class instead of the real VisionPipeline")
     parser.add_argument("--configs", default="in-process,unbatched,batched,two-workers")
+    parser.add_argument("--database-url", default=None,
+                        help="a PostgreSQL server URL: each configuration's job store is a database created on it "
+                             "(default: a SQLite file per configuration)")
     args = parser.parse_args()
     images = photos(args.images, args.jobs)
     defaults = get_settings()
@@ -205,7 +239,8 @@ def main() -> None:
            "P2P_ORT_INTRA_THREADS": str(defaults.ort_intra_threads)}
     half = {"P2P_VISION_BATCH_WORKERS": "1", "P2P_ORT_INTRA_THREADS": str(max(1, (os.cpu_count() or 2) // 2))}
     threads = defaults.vision_concurrency
-    print(f"# {len(images)} jobs, batch {args.batch_size}, wait {args.wait_ms} ms; worker layout {one}; "
+    store = "SQLite" if args.database_url is None else "PostgreSQL"
+    print(f"# {len(images)} jobs, batch {args.batch_size}, wait {args.wait_ms} ms; worker layout {one}; {store}; "
           f"{os.cpu_count()} CPUs, load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     with tempfile.TemporaryDirectory(prefix="p2p-bench-") as tmp:
         work = Path(tmp)
@@ -215,11 +250,13 @@ def main() -> None:
             "in-process": lambda: in_process("in-process", args.batch_size, args.wait_ms, images, args.stage_class,
                                              one),
             "unbatched": lambda: run_config("unbatched", 1, 0, 1, images, redis.url, work, args.stage_class,
-                                            extra_env={**one, "P2P_VISION_BATCH_WORKERS": "1"}),
+                                            extra_env={**one, "P2P_VISION_BATCH_WORKERS": "1"},
+                                            server_url=args.database_url),
             "batched": lambda: run_config("batched", args.batch_size, args.wait_ms, threads, images, redis.url,
-                                          work, args.stage_class, extra_env=one),
+                                          work, args.stage_class, extra_env=one, server_url=args.database_url),
             "two-workers": lambda: run_config("two-workers", args.batch_size, args.wait_ms, threads, images,
-                                              redis.url, work, args.stage_class, workers=2, extra_env=half),
+                                              redis.url, work, args.stage_class, workers=2, extra_env=half,
+                                              server_url=args.database_url),
         }
         try:
             rows = [runs[name]() for name in args.configs.split(",")]
