@@ -17,6 +17,9 @@ from workers.language import open_claims
 from workers.language.claims import Claim, hashtag_claims, text_claims
 from workers.language.vocabulary import COLOUR_QUALIFIERS, COLOUR_WORDS, TONE_WORDS, Tone, words_of
 
+# garment sources where the shop said what the product is (workers/vision/shop.py)
+SHOP_SOURCES = frozenset({"shop", "shop_title"})
+
 _SPELLING = {"gray": "grey"}
 
 
@@ -76,6 +79,13 @@ class Attribute:
 class GarmentFacts:
     label: str
     colours: tuple[ColourFact, ...]
+    category: str | None = None  # the finer type, when the type head (or the shop) named one
+    from_shop: bool = False  # the shop said what it is: its own words for it are not ours to check
+
+    def named_by(self, claim: Claim) -> bool:
+        """The claim's garment word fits: its class, and a finer type only where this garment is of that type."""
+        types = claim.sense.types
+        return self.label in claim.sense.values and (types is None or self.from_shop or self.category in types)
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ class Evidence:
     @classmethod
     def of(cls, pack: EvidencePack) -> Evidence:
         garments = tuple(
-            GarmentFacts(g.label, tuple(ColourFact.parse(c.name) for c in sorted(g.colours, key=lambda c: -c.share)))
+            GarmentFacts(g.label, tuple(ColourFact.parse(c.name) for c in sorted(g.colours, key=lambda c: -c.share)),
+                         g.category, g.source in SHOP_SOURCES)
             for g in sorted(pack.garments, key=lambda g: -g.score)
         )
         fabric = pack.attributes.fabric.value
@@ -102,7 +113,7 @@ class Evidence:
     def supports(self, claim: Claim) -> bool:
         kind = claim.sense.kind
         if kind == "garment":
-            return bool(claim.sense.values & self.labels)
+            return any(garment.named_by(claim) for garment in self.garments)
         if kind == "fabric":
             return self.fabric is not None and self.fabric in claim.sense.values
         if kind == "gender":

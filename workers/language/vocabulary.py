@@ -24,6 +24,9 @@ class Sense:
     kind: Kind
     values: frozenset[str]
     tone: Tone | None = None
+    # garments only: the finer types (the type head's, workers/vision/garment_types.py) a word names; None for a
+    # word that names the whole class ("trousers"), empty for a finer type no head tells apart ("sneakers")
+    types: frozenset[str] | None = None
 
 
 GARMENT_WORDS: dict[str, tuple[str, ...]] = {
@@ -43,6 +46,26 @@ GARMENT_WORDS: dict[str, tuple[str, ...]] = {
         "shoe", "sneaker", "trainer", "boot", "heel", "sandal", "loafer", "footwear", "mule", "kicks",
         "stiletto", "espadrille", "flats",
     ),
+}
+
+# garment words that name a finer type than their detector class, with the type-head types they may stand for; a
+# word not listed names its whole class. Shoe, bag, hat, trouser and skirt subtypes map to nothing: no head tells
+# sneakers from boots, so the evidence can never support them (unless the shop said what the product is)
+FINER_TYPES: dict[str, frozenset[str]] = {
+    **{word: frozenset({"t-shirt"}) for word in ("tshirt", "tee")},
+    "blouse": frozenset({"blouse"}), "polo": frozenset({"polo"}), "cardigan": frozenset({"cardigan"}),
+    **{word: frozenset({"sweater"}) for word in ("sweater", "jumper", "pullover")},
+    **{word: frozenset({"hoodie", "sweater"}) for word in ("hoodie", "sweatshirt")},
+    **{word: frozenset({"vest top"}) for word in ("tank", "camisole")},
+    "tunic": frozenset({"top", "blouse"}), "turtleneck": frozenset({"sweater", "longsleeve", "top"}),
+    "blazer": frozenset({"blazer"}),
+    **{word: frozenset({"coat"}) for word in ("coat", "overcoat", "parka", "trenchcoat")},
+    **{word: frozenset({"jacket"}) for word in ("bomber", "anorak")},
+    **dict.fromkeys(("jeans", "jean", "chinos", "leggings", "slacks", "joggers", "sneaker", "trainer", "boot",
+                     "heel", "sandal", "loafer", "mule", "kicks", "stiletto", "espadrille", "flats", "cap",
+                     "beanie", "fedora", "beret", "bucket hat", "handbag", "purse", "tote", "backpack", "clutch",
+                     "satchel", "gown", "sundress", "minidress", "maxidress", "miniskirt", "midiskirt",
+                     "maxiskirt"), frozenset[str]()),
 }
 
 # words that claim a fabric as well as a garment
@@ -165,7 +188,7 @@ def _build_lexicon() -> dict[str, tuple[Sense, ...]]:
 
     for label, words in GARMENT_WORDS.items():
         for word in words:
-            add(word, Sense("garment", frozenset({label})))
+            add(word, Sense("garment", frozenset({label}), types=FINER_TYPES.get(word)))
     for word, fabric in IMPLIED_FABRIC.items():
         add(word, Sense("fabric", frozenset({fabric})))
     for fabric, words in FABRIC_WORDS.items():
@@ -182,6 +205,7 @@ def _build_lexicon() -> dict[str, tuple[Sense, ...]]:
 
 
 LEXICON: dict[str, tuple[Sense, ...]] = _build_lexicon()
+assert set(FINER_TYPES) <= {w for words in GARMENT_WORDS.values() for w in words}, "finer types of unknown words"
 assert set(GARMENT_WORDS) == set(GARMENT_LABELS), "every detector label needs words"
 assert set(FABRIC_WORDS) == set(FABRICS), "every fabric needs words"
 assert set(GENDER_WORDS) == set(GENDERS), "every gender needs words"

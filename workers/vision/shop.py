@@ -59,7 +59,7 @@ def _relabel(garments: list[Garment], category: str, source: str) -> list[Garmen
         if garment.label != label and (garment.source == "image" or single):
             garment = garment.model_copy(update={"label": label, "category": category, "source": source})
         elif garment.label == label and garment.category != category and single:
-            garment = garment.model_copy(update={"category": category})
+            garment = garment.model_copy(update={"category": category, "source": source})
         out.append(garment)
     return out
 

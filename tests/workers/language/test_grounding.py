@@ -45,11 +45,33 @@ def test_given_a_colour_before_a_garment_when_claims_are_found_then_the_colour_i
 def test_given_the_office_look_when_a_faithful_caption_is_checked_then_nothing_is_unsupported(
     office_pack: EvidencePack,
 ) -> None:
-    evidence = Evidence.of(office_pack)
+    # the type head named the jacket a blazer and the top a T-shirt
+    typed = [g.model_copy(update={"category": kind}) for g, kind in
+             zip(office_pack.garments, ["blazer", "t-shirt", "pants", "shoe"], strict=True)]
+    evidence = Evidence.of(office_pack.model_copy(update={"garments": typed}))
     report = check(evidence, "A navy blazer, crisp white tee and beige trousers with black shoes: cotton, for her.",
                    ["#navyblazer", "#womensfashion", "#ootd"])
     assert report.unsupported == ()
     assert report.attribute_coverage == 1.0
+
+
+def test_given_garments_known_by_class_only_when_a_finer_type_is_named_then_it_is_unsupported(
+    office_pack: EvidencePack,
+) -> None:
+    # Given the office look with no finer types (a jacket, a top, trousers, shoes)
+    evidence = Evidence.of(office_pack)
+
+    # When a caption names finer types than that, Then each such word is unsupported; the class words are not
+    report = check(evidence, "A navy blazer, a white hoodie and black sneakers.", ["#sneakers", "#jacket"])
+    assert report.unsupported == ("garment:blazer", "garment:hoodie", "garment:sneakers",
+                                  "garment:sneakers (hashtag)")
+    assert check(evidence, "A navy jacket, a white top, beige trousers and black shoes.", []).unsupported == ()
+    assert not hashtag_is_grounded(evidence, "#sneakers") and hashtag_is_grounded(evidence, "#shoes")
+
+    # And a shoe the shop itself named (its title said sneakers) may be called what the shop calls it
+    shop_shoe = office_pack.garments[3].model_copy(update={"category": "shoe", "source": "shop_title"})
+    from_shop = Evidence.of(office_pack.model_copy(update={"garments": [*office_pack.garments[:3], shop_shoe]}))
+    assert hashtag_is_grounded(from_shop, "#sneakers")
 
 
 @pytest.mark.parametrize(
@@ -95,7 +117,8 @@ def test_given_a_palette_shade_when_text_names_a_synonym_then_it_counts_as_the_s
     pack = make_pack([("jacket", ["dark blue"]), ("pants", ["light blue"])])
     evidence = Evidence.of(pack)
     report = check(evidence, "A navy jacket over sky-light blue jeans.", [])
-    assert report.unsupported == ("fabric:jeans",)  # jeans claim denim; colours match as synonyms
+    # jeans claim denim trousers, finer than the evidence's trousers; the colours match as synonyms
+    assert set(report.unsupported) == {"garment:jeans", "fabric:jeans"}
     assert report.attribute_coverage == 1.0
     assert "colour:navy on pants" in check(evidence, "Navy trousers.", []).unsupported
 
