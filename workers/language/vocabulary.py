@@ -61,7 +61,9 @@ FINER_TYPES: dict[str, frozenset[str]] = {
     "blazer": frozenset({"blazer"}),
     **{word: frozenset({"coat"}) for word in ("coat", "overcoat", "parka", "trenchcoat")},
     **{word: frozenset({"jacket"}) for word in ("bomber", "anorak")},
-    **dict.fromkeys(("jeans", "jean", "chinos", "leggings", "slacks", "joggers", "sneaker", "trainer", "boot",
+    # jeans: trousers (the head's "pants") that are denim, the fabric sense checks the rest
+    **{word: frozenset({"pants"}) for word in ("jeans", "jean")},
+    **dict.fromkeys(("chinos", "leggings", "slacks", "joggers", "sneaker", "trainer", "boot",
                      "heel", "sandal", "loafer", "mule", "kicks", "stiletto", "espadrille", "flats", "cap",
                      "beanie", "fedora", "beret", "bucket hat", "handbag", "purse", "tote", "backpack", "clutch",
                      "satchel", "gown", "sundress", "minidress", "maxidress", "miniskirt", "midiskirt",

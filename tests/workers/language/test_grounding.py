@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from shared.schemas import EvidencePack
+from shared.schemas import Attribute, EvidencePack
 from tests.support.packs import make_pack
 from workers.language.claims import hashtag_claims, split_hashtag, text_claims
 from workers.language.grounding import Evidence, check, hashtag_is_grounded
@@ -121,6 +121,10 @@ def test_given_a_palette_shade_when_text_names_a_synonym_then_it_counts_as_the_s
     assert set(report.unsupported) == {"garment:jeans", "fabric:jeans"}
     assert report.attribute_coverage == 1.0
     assert "colour:navy on pants" in check(evidence, "Navy trousers.", []).unsupported
+    denim_trousers = pack.model_copy(update={
+        "garments": [pack.garments[0], pack.garments[1].model_copy(update={"category": "pants"})],
+        "attributes": pack.attributes.model_copy(update={"fabric": Attribute(value="denim", confidence=0.9)})})
+    assert check(Evidence.of(denim_trousers), "Light blue jeans.", []).unsupported == ()
 
 
 def test_given_no_detections_when_checked_then_coverage_is_vacuous_and_any_garment_is_unsupported() -> None:
