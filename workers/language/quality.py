@@ -73,6 +73,8 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
         found.append("a plural-only garment in the singular")
     if _OFF_MESSAGE & set(words) or "n't" in caption.lower().replace("’", "'"):
         found.append("negative or off-message wording")
+    if _FIRST_PERSON_SINGULAR & set(words):
+        found.append("a first-person narrator")
     return found
 
 
@@ -141,6 +143,9 @@ _PLURAL_GARMENT_WORDS_TEXT = (
 )
 _PLURAL_GARMENT_WORDS = frozenset(_PLURAL_GARMENT_WORDS_TEXT.split())
 # a shop's caption sells: negation and gloom from a small model ("it's not very fun", "a woman of any gender")
+# a shop speaks as "we" or not at all; a caption in someone's own voice ("Myself: I'm going to make a shoe, I'll
+# bring it with me tomorrow.", published by the embedded LLM on 30 Nov 2026) is a persona the shop did not choose
+_FIRST_PERSON_SINGULAR = frozenset({"i", "me", "my", "myself", "mine"})
 _OFF_MESSAGE = frozenset({"not", "no", "never", "nothing", "nobody", "none", "hate", "ugly", "boring", "bad", "worst",
                           "sad", "gender", "genders"})
 # "a sunglass", "a trouser": these garments only exist in the plural

@@ -31,6 +31,8 @@ from workers.language.quality import capitalise, close_sentence, polish, problem
          "negative or off-message wording"),
         ("Black trousers in jersey for a woman of any gender.", "negative or off-message wording"),
         ("Black sunglasses for women who don't follow rules.", "negative or off-message wording"),
+        ("Myself: I'm going to make a shoe, I'll bring it with me tomorrow.", "a first-person narrator"),
+        ("My new black shoes for every day.", "a first-person narrator"),
         ("A light orange sunglass makes a stylish outfit for women.", "a plural-only garment in the singular"),
         ("A white shirt for the weekend, a weekend of ease.", "repeats a noun"),
         ("Charcoal, grey: charcoal jacket with black bag.", "a bare colour list"),
