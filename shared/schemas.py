@@ -53,6 +53,11 @@ class Garment(_Strict):
         return box
 
 
+# the `source` of a fact the shop gave: its job attributes, or its product title (workers/vision/shop.py)
+SHOP_SOURCE, TITLE_SOURCE = "shop", "shop_title"
+SHOP_SOURCES = frozenset({SHOP_SOURCE, TITLE_SOURCE})
+
+
 class Attribute(_Strict):
     value: str | None = Field(description="None when the vote fell below the confidence threshold")
     confidence: Unit

@@ -12,13 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from shared.schemas import EvidencePack, Grounding, ShopMetadata
+from shared.schemas import SHOP_SOURCES, EvidencePack, Grounding, ShopMetadata
 from workers.language import open_claims
 from workers.language.claims import Claim, hashtag_claims, text_claims
 from workers.language.vocabulary import COLOUR_QUALIFIERS, COLOUR_WORDS, TONE_WORDS, Tone, words_of
-
-# garment sources where the shop said what the product is (workers/vision/shop.py)
-SHOP_SOURCES = frozenset({"shop", "shop_title"})
 
 _SPELLING = {"gray": "grey"}
 
@@ -105,10 +102,6 @@ class Evidence:
         fabric = pack.attributes.fabric.value
         gender = pack.attributes.gender.value
         return cls(garments, fabric, gender, _required_attributes(garments, fabric, gender))
-
-    @property
-    def labels(self) -> frozenset[str]:
-        return frozenset(g.label for g in self.garments)
 
     def supports(self, claim: Claim) -> bool:
         kind = claim.sense.kind

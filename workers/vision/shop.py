@@ -10,12 +10,11 @@ colour, when it is a palette name, becomes the colour of a lone garment: the lan
 from __future__ import annotations
 
 from shared.palette import COLOUR_NAMES, FAMILY_OF, PALETTE
-from shared.schemas import Attribute, Colour, EvidencePack, Garment, ShopMetadata
+from shared.schemas import SHOP_SOURCE, TITLE_SOURCE, Attribute, Colour, EvidencePack, Garment, ShopMetadata
 from workers.vision.colour_model import agree, lexicon_families
 from workers.vision.garment_types import COARSE, category_of
 from workers.vision.labels_text import fabric_from_text, gender_from_title, normalise_gender
 
-SHOP, TITLE = "shop", "shop_title"
 _FAMILIES = frozenset(FAMILY_OF.values())
 
 
@@ -36,7 +35,7 @@ def shop_facts(shop: ShopMetadata | None) -> dict[str, tuple[str, str]]:
                   "category": category_of(title)}
     for name, value in from_title.items():
         if value:
-            facts[name] = (value, TITLE)
+            facts[name] = (value, TITLE_SOURCE)
     given = shop.attributes
     if given is not None:
         explicit = {"gender": normalise_gender(given.gender),
@@ -45,7 +44,7 @@ def shop_facts(shop: ShopMetadata | None) -> dict[str, tuple[str, str]]:
                     "category": category_of(given.category) or (given.category or "").strip().lower() or None}
         for name, value in explicit.items():
             if value:
-                facts[name] = (value, SHOP)
+                facts[name] = (value, SHOP_SOURCE)
     return facts
 
 
