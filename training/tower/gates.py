@@ -124,11 +124,13 @@ def attribute_tables(records: Sequence[Record], detection: float) -> dict[str, n
 
 
 def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float, detection: float,
-         shortlist: int = 40) -> dict[str, float]:
+         shortlist: int = 40, budget: int = 400) -> dict[str, float]:
     """The gates with the highest mean truth recall whose share of contradicted items is <= target.
 
     Each attribute's gate is scored alone in `tables`; their union is close to, not equal to, the joint outcome (a
-    colour leaves with its garment), so the best `shortlist` combinations by that estimate are scored jointly."""
+    colour leaves with its garment), so combinations are scored jointly in the order of that estimate until
+    `shortlist` of them meet the target (at most `budget` joint scorings: the estimate can be optimistic for every
+    one of the first few dozen, and stopping there used to mean "state nothing")."""
     recallable = np.array([len(record.truth.recallable) for record in records])
     estimates = []
     for combo in itertools.product(range(len(CANDIDATES)), repeat=len(ATTRIBUTES)):
@@ -140,10 +142,15 @@ def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float
             estimates.append((recall, {**{a: CANDIDATES[g] for a, g in pairs}, "detection": detection}))
     estimates.sort(key=lambda entry: -entry[0])
     best: tuple[float, dict[str, float]] | None = None
-    for _, gates in estimates[:shortlist]:
+    feasible = 0
+    for _, gates in estimates[:budget]:
         result = summary(records, gates)
-        if result["contradicted"] <= target and (best is None or result["truth_recall"] > best[0]):
-            best = (result["truth_recall"], gates)
+        if result["contradicted"] <= target:
+            feasible += 1
+            if best is None or result["truth_recall"] > best[0]:
+                best = (result["truth_recall"], gates)
+            if feasible >= shortlist:
+                break
     if best is None:
         return {**{a: CANDIDATES[-1] for a in ATTRIBUTES}, "detection": 1.0}  # state nothing
     return best[1]

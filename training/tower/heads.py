@@ -6,8 +6,9 @@ nearest neighbours share those labels (what the index vote needs); the heads are
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -24,6 +25,8 @@ HEADS: dict[str, tuple[str, ...]] = {"garment": GARMENT_TYPES, "gender": GENDERS
 class Heads(nn.Module):
     """features [B,1280] -> embedding [B,256] (L2-normalised) and one logit vector per head."""
 
+    temperatures: torch.Tensor
+
     def __init__(self, in_dim: int = 1280, dropout: float = 0.2) -> None:
         super().__init__()
         self.drop = nn.Dropout(dropout)
@@ -32,15 +35,45 @@ class Heads(nn.Module):
         # cosine classifiers on the embedding (training only: they shape the neighbourhoods)
         self.prototypes = nn.ParameterDict({name: nn.Parameter(torch.randn(len(vocab), EMBED_DIM) * 0.05)
                                             for name, vocab in HEADS.items()})
+        # logits are divided by these (1 while training; `fit_temperatures` sets them on calibration rows)
+        self.register_buffer("temperatures", torch.ones(len(HEADS)))
+
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True, assign: bool = False) -> Any:
+        # heads saved before temperature scaling existed answer with temperature 1
+        state = {"temperatures": torch.ones(len(HEADS)), **state}
+        return super().load_state_dict(state, strict, assign)
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
         x = self.drop(features)
         out = {"embedding": nn.functional.normalize(self.project(x), dim=1)}
-        out.update({name: head(x) for name, head in self.heads.items()})
+        out.update({name: head(x) / self.temperatures[n] for n, (name, head) in enumerate(self.heads.items())})
         return out
 
     def cosine_logits(self, embedding: torch.Tensor, name: str) -> torch.Tensor:
         return COSINE_SCALE * embedding @ nn.functional.normalize(self.prototypes[name], dim=1).T
+
+
+def fit_temperatures(model: Heads, features: np.ndarray, targets: dict[str, np.ndarray],
+                     names: Sequence[str] = tuple(HEADS)) -> dict[str, float]:
+    """Temperature scaling per head (Guo et al. 2017): the T minimising the negative log-likelihood of the labelled
+    rows given (calibration rows, never trained on), for the heads in `names` (the others keep 1). A fine-tuned backbone
+    makes the heads near-certain on every row, right or wrong; scaled, the gates and thresholds above 0.9 separate them
+    again. Sets and returns them."""
+    grid = np.exp(np.linspace(np.log(0.5), np.log(20.0), 60))
+    model.temperatures.fill_(1.0)
+    with torch.no_grad():
+        out = model.eval()(torch.from_numpy(features.astype(np.float32)))
+        chosen = []
+        for name in HEADS:
+            known = torch.from_numpy(targets[name] >= 0)
+            if name not in names or not bool(known.any()):
+                chosen.append(1.0)
+                continue
+            logits, y = out[name][known], torch.from_numpy(targets[name])[known]
+            nll = [float(nn.functional.cross_entropy(logits / t, y)) for t in grid]
+            chosen.append(float(grid[int(np.argmin(nll))]))
+        model.temperatures.copy_(torch.tensor(chosen))
+    return dict(zip(HEADS, chosen, strict=True))
 
 
 def encode(values: Sequence[str | None], vocab: Sequence[str]) -> np.ndarray:

@@ -24,7 +24,7 @@ import torch
 
 from shared.vocab import GENDERS
 from training.tower.decide import answer, knn_vote, threshold_for
-from training.tower.heads import HEADS, Heads, TrainConfig, encode, predict, train_heads
+from training.tower.heads import HEADS, Heads, TrainConfig, encode, fit_temperatures, predict, train_heads
 from training.tower.labels import CLOTHING_PHOTOS_ACCEPT
 from workers.vision.garment_types import COARSE, GARMENT_TYPES
 
@@ -87,11 +87,13 @@ def fit_and_report(rows: list[dict[str, Any]], x: np.ndarray, train: np.ndarray,
     """Train (unless `trained` is given), pick thresholds on `calib`, report on each test mask."""
     y = targets(rows)
     model = trained or train_heads(x[train], {k: v[train] for k, v in y.items()}, config)
+    report: dict[str, Any] = {"thresholds": {}, "tests": {}}
+    if trained is None:
+        report["temperatures"] = fit_temperatures(model, x[calib], {k: v[calib] for k, v in y.items()})
     out = predict(model, x)
     index_rows = train & _mask(rows, lambda r: r["source"] == "hm")
     index = out["embedding"][index_rows]
     calib_hm = calib & _mask(rows, lambda r: r["source"] == "hm")
-    report: dict[str, Any] = {"thresholds": {}, "tests": {}}
     votes, best = {}, None
     for name in ("gender", "fabric"):
         votes[name], best = knn_vote(out["embedding"], index, y[name][index_rows], len(HEADS[name]))

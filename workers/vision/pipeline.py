@@ -42,7 +42,8 @@ INSIDE_SHARE = 0.9
 # whole-image garment type: reported as a garment when the detector found none at or above this probability,
 # and it overrides a single detected garment of another class at or above OVERRIDE_MIN_PROB (below it, the two
 # disagreeing, the garment is dropped). 0.5 and the drop were picked on H&M calibration products
-# (training/tower/pack_truth.py): garment contradictions 0.26 -> 0.14 of the packs naming one, recall 0.72 -> 0.76
+# (training/tower/pack_truth.py): garment contradictions 0.26 -> 0.14 of the packs naming one, recall 0.72 -> 0.76.
+# Both compare the head's probability of the detector class (`_class_probability`).
 IMAGE_GARMENT_MIN_PROB = 0.3
 OVERRIDE_MIN_PROB = 0.5
 CATEGORY_MIN_PROB = 0.5
@@ -90,6 +91,12 @@ def select_garments(detections: Sequence[Any], min_score: float) -> list[Any]:
 def class_probability(probs: np.ndarray, vocabulary: Sequence[str], label: str) -> float:
     """The type head's probability of a detector class: the sum over the finer types that map onto it."""
     return round(float(sum(p for p, kind in zip(probs, vocabulary, strict=True) if COARSE.get(kind) == label)), 4)
+
+
+def _class_probability(garment: Garment) -> float:
+    """The type head's probability of the garment's detector class (its finer types summed): the whole-image rules
+    compare this, not the top finer type's probability, which a calibrated head spreads over t-shirt/top/blouse."""
+    return garment.type_confidence if garment.type_confidence is not None else garment.score
 
 
 def _colour_confidence(reading: ColourReading) -> float | None:
@@ -286,7 +293,7 @@ class VisionPipeline:
         if flat:
             return garments, readings
         if len(garments) == 1 and (found is None or garments[0].label != found.label):
-            if found is not None and found.score >= OVERRIDE_MIN_PROB:
+            if found is not None and _class_probability(found) >= OVERRIDE_MIN_PROB:
                 # a single-product photo the street detector reads as another class: the product head knows better
                 relabelled = {"label": found.label, "category": found.category, "source": "image",
                               "type_confidence": found.type_confidence}
@@ -295,7 +302,7 @@ class VisionPipeline:
             # detector class covers (socks): on H&M calibration products the lone detection was then right for fewer
             # than 1 in 10; naming no garment beats naming a wrong one
             return [], []
-        if not garments and found is not None and found.score >= IMAGE_GARMENT_MIN_PROB:
+        if not garments and found is not None and _class_probability(found) >= IMAGE_GARMENT_MIN_PROB:
             return self._with_colours(found, image)
         return garments, readings
 
