@@ -31,9 +31,7 @@ from training.tower.backbone import FEATURE_DIM, EfficientNetLite0, load_pretrai
 from training.tower.data import Row, clothing_rows, hm_rows, load_square
 from training.tower.features import SHARED, normalise
 from training.tower.heads import HEADS, _class_weights
-from training.tower.labels import CLOTHING_PHOTOS_ACCEPT
-from training.tower.train import HELD_OUT_SECTIONS, SPORT_GENDER, targets
-from workers.vision.garment_types import GARMENT_TYPES
+from training.tower.train import HELD_OUT_SECTIONS, SPORT_GENDER, garment_report, load_rows, targets
 
 SPLIT_BLOCK = 11   # blocks[:11] = stages 1-5 (frozen, cached); blocks[11:] = stages 6-7 (tuned)
 
@@ -97,18 +95,13 @@ class TuneConfig:
     seed: int = 0
 
 
-def type_accuracy(rows: list[dict[str, Any]], predicted: np.ndarray, mask: np.ndarray) -> dict[str, float]:
-    """Top-1 garment type on clothing-photos (a label is right for any type it accepts) and on H&M rows."""
-    names = [GARMENT_TYPES[i] for i in predicted]
-    picked = [(r, names[n]) for n, r in enumerate(rows) if mask[n]]
-    clothing = [p in CLOTHING_PHOTOS_ACCEPT[r["raw_label"]] for r, p in picked
-                if r["source"] == "clothing" and r["raw_label"] in CLOTHING_PHOTOS_ACCEPT]
-    hm = [p == r["garment"] for r, p in picked if r["source"] == "hm" and r["garment"]]
-    return {"clothing": float(np.mean(clothing)) if clothing else 0.0, "hm": float(np.mean(hm)) if hm else 0.0}
+def type_accuracy(rows: list[dict[str, Any]], garment: np.ndarray, train_y: np.ndarray) -> dict[str, float]:
+    """Top-1 garment type per source ("clothing", "hm"), as `train.garment_report` measures it."""
+    return {source: part["type_acc"] for source, part in garment_report(rows, garment, train_y).items()}
 
 
 def _run_top(top: Top, maps: np.ndarray, rows: np.ndarray, batch: int = 256) -> tuple[np.ndarray, np.ndarray]:
-    """Pooled features and garment argmax of `rows` (eval mode)."""
+    """Pooled features and garment probabilities of `rows` (eval mode)."""
     top.eval()
     feats, garment = [], []
     with torch.no_grad():
@@ -116,7 +109,7 @@ def _run_top(top: Top, maps: np.ndarray, rows: np.ndarray, batch: int = 256) -> 
             x = torch.from_numpy(maps[rows[start:start + batch]].astype(np.float32))
             f = top.features(x)
             feats.append(f.numpy())
-            garment.append(top.heads["garment"](f).argmax(1).numpy())
+            garment.append(top.heads["garment"](f).softmax(1).numpy())
     return np.concatenate(feats), np.concatenate(garment)
 
 
@@ -131,6 +124,7 @@ def tune(run: Path, out: Path, size: int, config: TuneConfig) -> dict[str, Any]:
     clothing = np.asarray([r["source"] == "clothing" for r in rows])
     shifted = np.asarray([r["section"] in HELD_OUT_SECTIONS or r["section"] in SPORT_GENDER for r in rows])
     train = np.flatnonzero((split == "train") & ~(shifted & config.leave_out_shift))
+    train_y = y["garment"].numpy()[train]
     epoch_rows = np.concatenate([train] + [train[clothing[train]]] * (config.clothing_weight - 1))
     pretrained = load_pretrained()
     top = Top(pretrained)
@@ -168,40 +162,35 @@ def tune(run: Path, out: Path, size: int, config: TuneConfig) -> dict[str, Any]:
             optimiser.step()
             schedule.step()
             total += float(loss.detach()) * len(picked)
-        _, predicted = _run_top(top, maps, calib)
-        accuracy = type_accuracy([rows[n] for n in calib], predicted, np.ones(len(calib), bool))
+        _, garment = _run_top(top, maps, calib)
+        accuracy = type_accuracy([rows[n] for n in calib], garment, train_y)
         record = {"epoch": epoch + 1, "loss": total / len(order), "calib_type": accuracy,
                   "seconds": round(time.time() - started, 1)}
         history.append(record)
         print(json.dumps(record), flush=True)
-        score = (accuracy["clothing"] + accuracy["hm"]) / 2
+        score = (accuracy.get("clothing", 0.0) + accuracy.get("hm", 0.0)) / 2
         if best is None or score > best[0]:
             best = (score, copy.deepcopy(top.state_dict()))
     assert best is not None
     top.load_state_dict(best[1])
-    return save(top, pretrained, rows, maps, run, out, size, {"config": asdict(config), "history": history})
+    return save(top, pretrained, rows, maps, run, out, size, train_y,
+                {"config": asdict(config), "history": history})
 
 
 def save(top: Top, backbone: EfficientNetLite0, rows: list[dict[str, Any]], maps: np.ndarray, run: Path, out: Path,
-         size: int, report: dict[str, Any]) -> dict[str, Any]:
+         size: int, train_y: np.ndarray, report: dict[str, Any]) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     backbone.blocks = nn.Sequential(*list(backbone.blocks)[:SPLIT_BLOCK], *top.blocks)
     backbone.head = top.head
     torch.save(backbone.state_dict(), out / "backbone.pt")
-    features, predicted = _run_top(top, maps, np.arange(len(rows)))
+    features, garment = _run_top(top, maps, np.arange(len(rows)))
     np.save(out / f"features{size}.npy", features.astype(np.float16))
     shutil.copyfile(run / "rows.jsonl", out / "rows.jsonl")
-    split = np.asarray([r["split"] for r in rows])
-    report["test_type"] = type_accuracy(rows, predicted, split == "test")
-    report["calib_type"] = type_accuracy(rows, predicted, split == "calib")
+    for part in ("test", "calib"):
+        picked = [n for n, r in enumerate(rows) if r["split"] == part]
+        report[f"{part}_type"] = type_accuracy([rows[n] for n in picked], garment[picked], train_y)
     (out / "finetune.json").write_text(json.dumps(report, indent=1))
     return report
-
-
-def load_rows(run: Path) -> list[dict[str, Any]]:
-    """rows.jsonl as `train.load` reads it (clothing-photos' kids flag is never a gender label)."""
-    rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
-    return [dict(r, gender=None) if r["source"] == "clothing" else r for r in rows]
 
 
 def load_tuned(run: Path) -> EfficientNetLite0 | None:

@@ -53,11 +53,10 @@ class Heads(nn.Module):
         return COSINE_SCALE * embedding @ nn.functional.normalize(self.prototypes[name], dim=1).T
 
 
-def fit_temperatures(model: Heads, features: np.ndarray, targets: dict[str, np.ndarray],
-                     names: Sequence[str] = tuple(HEADS)) -> dict[str, float]:
+def fit_temperatures(model: Heads, features: np.ndarray, targets: dict[str, np.ndarray]) -> dict[str, float]:
     """Temperature scaling per head (Guo et al. 2017): the T minimising the negative log-likelihood of the labelled
-    rows given (calibration rows, never trained on), for the heads in `names` (the others keep 1). A fine-tuned backbone
-    makes the heads near-certain on every row, right or wrong; scaled, the gates and thresholds above 0.9 separate them
+    rows given (calibration rows, never trained on; a head without labelled rows keeps 1). A fine-tuned backbone makes
+    the heads near-certain on every row, right or wrong; scaled, the gates and thresholds above 0.9 separate them
     again. Sets and returns them."""
     grid = np.exp(np.linspace(np.log(0.5), np.log(20.0), 60))
     model.temperatures.fill_(1.0)
@@ -66,7 +65,7 @@ def fit_temperatures(model: Heads, features: np.ndarray, targets: dict[str, np.n
         chosen = []
         for name in HEADS:
             known = torch.from_numpy(targets[name] >= 0)
-            if name not in names or not bool(known.any()):
+            if not bool(known.any()):
                 chosen.append(1.0)
                 continue
             logits, y = out[name][known], torch.from_numpy(targets[name])[known]

@@ -35,11 +35,15 @@ TARGET = {"gender": 0.97, "fabric": 0.92}
 MIN_SIM_PERCENTILE = 5.0
 
 
-def load(run: Path, size: int) -> tuple[list[dict[str, Any]], np.ndarray]:
+def load_rows(run: Path) -> list[dict[str, Any]]:
     rows = [json.loads(line) for line in (run / "rows.jsonl").read_text().splitlines()]
     # clothing-photos' kids flag checks gender across domains: never a training label (caches written before this
     # rule carried it as gender "kids")
-    rows = [dict(r, gender=None) if r["source"] == "clothing" else r for r in rows]
+    return [dict(r, gender=None) if r["source"] == "clothing" else r for r in rows]
+
+
+def load(run: Path, size: int) -> tuple[list[dict[str, Any]], np.ndarray]:
+    rows = load_rows(run)
     features = np.load(run / f"features{size}.npy").astype(np.float32)
     return rows[:len(features)], features
 

@@ -96,7 +96,7 @@ def class_probability(probs: np.ndarray, vocabulary: Sequence[str], label: str) 
 def _class_probability(garment: Garment) -> float:
     """The type head's probability of the garment's detector class (its finer types summed): the whole-image rules
     compare this, not the top finer type's probability, which a calibrated head spreads over t-shirt/top/blouse."""
-    return garment.type_confidence if garment.type_confidence is not None else garment.score
+    return garment.type_confidence or 0.0
 
 
 def _colour_confidence(reading: ColourReading) -> float | None:
