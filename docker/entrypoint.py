@@ -82,8 +82,8 @@ def llm_command(extra: Sequence[str]) -> list[str]:
 
 def migrate_command(extra: Sequence[str]) -> list[str]:
     script = (
-        "from shared.settings import get_settings; from shared.store import migrate; "
-        "migrate(get_settings().database_url)"
+        "from shared.settings import get_settings; from shared.store import migrate_when_reachable; "
+        "settings = get_settings(); migrate_when_reachable(settings.database_url, settings.database_wait_s)"
     )
     return [sys.executable, "-c", script, *extra]
 

@@ -25,7 +25,7 @@ from shared.reconcile import Reconciler, build_reconciler
 from shared.schemas import JobOptions, ShopMetadata
 from shared.security import require_webhook_secret
 from shared.settings import Settings
-from shared.store import JobStore, NewJob, migrate
+from shared.store import JobStore, NewJob, migrate_when_reachable
 from shared.store.models import Job
 from shared.store.repository import Message
 
@@ -62,7 +62,7 @@ class SubmissionService:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.retry_after_s = 30  # what a 429 asks clients to wait
-        migrate(settings.database_url)
+        migrate_when_reachable(settings.database_url, settings.database_wait_s)
         self.store = JobStore(settings.database_url)
         self.blobs = BlobStore(settings.blob_dir)
         self.celery: Celery = create_app(settings)

@@ -168,6 +168,9 @@ class Settings(BaseSettings):
     api_max_decodes: int = Field(4, ge=1, description="Images the API validates at once (bounds its memory).")
 
     # --- reliability ---
+    database_wait_s: float = Field(
+        120.0, ge=0, description="How long a starting API or worker waits for an unreachable database before exiting."
+    )
     job_lease_s: float = Field(
         30.0, ge=5, description="A stage's lease on a job, renewed while it runs; lapsed: the job is re-driven."
     )

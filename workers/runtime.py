@@ -19,7 +19,7 @@ from shared.errors import ConfigError
 from shared.images import DecodedImage
 from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings
-from shared.store import JobStore, migrate
+from shared.store import JobStore, migrate_when_reachable
 from workers.batching import MicroBatcher
 from workers.metrics import BATCH_SECONDS, BATCH_SIZE
 
@@ -82,8 +82,8 @@ class WorkerRuntime:
 
 
 def open_runtime(settings: Settings) -> WorkerRuntime:
-    """The stores of a worker, with the database migrated before the first task."""
-    migrate(settings.database_url)
+    """The stores of a worker, with the database migrated (waited for, when it is not up yet) before the first task."""
+    migrate_when_reachable(settings.database_url, settings.database_wait_s)
     return WorkerRuntime(settings, JobStore(settings.database_url), BlobStore(settings.blob_dir))
 
 

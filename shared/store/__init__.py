@@ -1,9 +1,10 @@
 """Durable jobs and results (SQLAlchemy 2): PostgreSQL in production, SQLite as the embedded default.
 
-`migrate(url)` brings a database to the newest schema with the alembic migrations packaged here.
+`migrate(url)` brings a database to the newest schema with the alembic migrations packaged here;
+`migrate_when_reachable` first waits for a database that is not up yet.
 """
 
-from shared.store.db import engine_for, migrate
+from shared.store.db import engine_for, migrate, migrate_when_reachable
 from shared.store.models import Job, JobState
 from shared.store.repository import (
     JobStore,
@@ -11,4 +12,6 @@ from shared.store.repository import (
     idempotency_key,
 )
 
-__all__ = ["Job", "JobState", "JobStore", "NewJob", "engine_for", "idempotency_key", "migrate"]
+__all__ = [
+    "Job", "JobState", "JobStore", "NewJob", "engine_for", "idempotency_key", "migrate", "migrate_when_reachable",
+]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +12,9 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 # PostgreSQL advisory lock held while migrating, so processes starting together don't race
@@ -64,3 +69,20 @@ def migrate(url: str, revision: str = "head") -> None:
             connection.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": _MIGRATION_LOCK_ID})
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
+
+
+def migrate_when_reachable(url: str, wait_s: float, *, retry_every_s: float = 2.0) -> None:
+    """`migrate(url)`, waiting up to `wait_s` for a database that is not reachable yet (starting, restarting, a
+    failover): a process started during such a blip comes up when the database does instead of exiting.
+    Raises the last connection error once `wait_s` has passed."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            migrate(url)
+            return
+        except OperationalError as exc:
+            if time.monotonic() + retry_every_s > deadline:
+                raise
+            log.warning("database not reachable yet (%s); retrying for up to %.0f s more",
+                        str(exc.orig or exc).splitlines()[0], deadline - time.monotonic())
+            time.sleep(retry_every_s)

@@ -59,3 +59,23 @@ def api_up(base_url: str) -> bool:
         return httpx.get(f"{base_url}/healthz", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def wait_ready(process: subprocess.Popen[bytes], log: Path, timeout_s: float = 180) -> float:
+    """Seconds until the Celery worker writing `log` says it is ready (consuming); an AssertionError with the log's
+    tail if it exits first or is not ready within `timeout_s` (a fault is injected into a running stack, not into
+    one still starting)."""
+    def ready() -> bool:
+        text = log.read_text(errors="replace") if log.exists() else ""
+        if process.poll() is not None:
+            tail = "\n".join(text.splitlines()[-20:])
+            raise AssertionError(f"{log.name}: the worker exited ({process.returncode}) before it was ready:\n{tail}")
+        return " ready." in text
+
+    try:
+        return wait_for(ready, timeout_s, f"{log.name} to be ready")
+    except AssertionError as exc:
+        if "exited" in str(exc):
+            raise
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else "(no log)"
+        raise AssertionError(f"{exc}\n{tail}") from None

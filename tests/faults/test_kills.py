@@ -31,7 +31,7 @@ from shared.store import JobStore
 from tests.faults import private_postgres
 from tests.faults.conftest import KEY, REAL_VISION, STAND_IN, Receiver, report, stack_env, tally
 from tests.faults.private_postgres import PrivatePostgres
-from tests.faults.procs import api_up, kill, running, start, wait_for
+from tests.faults.procs import api_up, kill, running, start, wait_for, wait_ready
 from tests.support import fake_openai
 from tests.support.helpers import jpeg_bytes
 
@@ -122,10 +122,13 @@ def test_given_a_vision_worker_sigkilled_mid_batch_then_another_finishes_its_job
     port = free_port()
     with running(api(env, logs, port), language("language@k1", env, logs)) as procs:
         doomed = vision("vision-doomed@k1", env, logs, REAL_VISION)
-        procs.append(vision("vision-other@k1", env, logs, REAL_VISION))  # the pool's other worker, already up
-        procs.append(doomed)
+        other = vision("vision-other@k1", env, logs, REAL_VISION)  # the pool's other worker, already up
+        procs += [other, doomed]
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: api_up(base), 90, "the API")
+        # both consuming before the jobs come: a worker still loading its models would leave them all to the other
+        wait_ready(doomed, logs / "vision-doomed@k1.log")
+        wait_ready(other, logs / "vision-other@k1.log")
         job_ids = submit(base, 12, receiver, 100)
         wait_for(lambda: held_by(pg_schema_url, job_ids, doomed.pid), 180, "the doomed worker to claim a batch")
         kill(doomed)
@@ -305,9 +308,11 @@ def test_given_postgresql_crashed_and_restarted_mid_run_then_no_job_is_lost(
 ) -> None:
     env = stack_env(redis_url, private_pg.url, tmp_path, llm.url)
     port = free_port()
-    with running(api(env, logs, port), language("language@k6", env, logs), vision("vision@k6", env, logs)):
+    with running(api(env, logs, port), language("language@k6", env, logs), vision("vision@k6", env, logs)) as procs:
         base = f"http://127.0.0.1:{port}"
         wait_for(lambda: api_up(base), 90, "the API")
+        wait_ready(procs[1], logs / "language@k6.log")  # the crash hits a running stack (a start is the next test)
+        wait_ready(procs[2], logs / "vision@k6.log")
         job_ids = submit(base, 6, receiver, 600)
         private_pg.crash()  # mid-run: jobs queued, running and finishing
         time.sleep(5)
@@ -318,3 +323,32 @@ def test_given_postgresql_crashed_and_restarted_mid_run_then_no_job_is_lost(
     result = tally(private_pg.url, job_ids, receiver)
     report(result.row("PostgreSQL crash (immediate stop) + restart, private instance"))
     assert result.lost == 0 and result.duplicated == 0
+
+
+def test_given_postgresql_down_when_the_stack_starts_then_it_waits_for_it_and_every_job_finishes(
+    redis_url: str, private_pg: PrivatePostgres, tmp_path: Path, logs: Path, llm: fake_openai.FakeOpenAI,
+    receiver: Receiver,
+) -> None:
+    # Given the database is down (a restart, a failover) while the workers and the API start
+    private_pg.crash()
+    env = stack_env(redis_url, private_pg.url, tmp_path, llm.url)
+    port = free_port()
+    with running(api(env, logs, port), language("language@k7", env, logs), vision("vision@k7", env, logs)) as procs:
+        time.sleep(8)
+        assert all(process.poll() is None for process in procs), "a process exited instead of waiting"
+        # When it comes back
+        private_pg.start()
+        base = f"http://127.0.0.1:{port}"
+        wait_for(lambda: api_up(base), 120, "the API")
+        wait_ready(procs[1], logs / "language@k7.log")
+        wait_ready(procs[2], logs / "vision@k7.log")
+        job_ids = submit(base, 4, receiver, 700)
+        # Then the stack came up on its own and finishes every job
+        wait_all_final(private_pg.url, job_ids, RECOVERY_S, "every job to finish", logs)
+        wait_for(lambda: len(receiver.deliveries) == len(job_ids), 60, "every webhook")
+    waited = [line for line in (logs / "vision@k7.log").read_text().splitlines() if "database not reachable" in line]
+    result = tally(private_pg.url, job_ids, receiver)
+    report(result.row("PostgreSQL down while the stack starts, private instance",
+                      "API and workers waited for it, then consumed"))
+    assert waited, "the vision worker never logged that it waited for the database"
+    assert result.lost == 0 and result.duplicated == 0 and result.succeeded == len(job_ids)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 import sqlalchemy
 
-from shared.store import JobState, JobStore, NewJob, engine_for, migrate
+from shared.ports import free_port
+from shared.store import JobState, JobStore, NewJob, engine_for, migrate, migrate_when_reachable
 
 SHA = "a" * 64
 SAME = {"a": 1, "tone": "fun"}
@@ -16,6 +19,14 @@ def test_given_a_migrated_database_when_migrating_again_then_nothing_changes(dat
     migrate(database_url)
     tables = sqlalchemy.inspect(engine_for(database_url)).get_table_names()
     assert {"jobs", "alembic_version"} <= set(tables)
+
+
+def test_given_no_database_listening_when_a_process_starts_then_it_retries_for_the_wait_then_raises() -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/postgres?connect_timeout=2"
+    started = time.monotonic()
+    with pytest.raises(sqlalchemy.exc.OperationalError, match="refused"):
+        migrate_when_reachable(url, wait_s=1.5, retry_every_s=0.5)
+    assert 1.0 <= time.monotonic() - started < 10  # it waited (retries), then gave up
 
 
 def test_given_the_same_image_sku_and_options_when_submitted_twice_then_one_job(database_url: str) -> None:
