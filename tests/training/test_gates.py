@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from pixels2posts.evaluation.truth import truth_of
 from shared.schemas import Attribute, Attributes, Colour, EvidencePack, Garment, ImageInfo
-from training.tower.gates import Record, attribute_tables, gated, pick, pick_classes, product_of, summary
+from training.tower.gates import (
+    Record,
+    attribute_tables,
+    contradiction_bound,
+    gated,
+    pick,
+    pick_classes,
+    product_of,
+    summary,
+)
 
 BLACK = Colour(name="black", rgb=(10, 10, 10), share=0.9)
 
@@ -57,3 +66,26 @@ def test_given_a_class_the_head_never_gets_wrong_then_it_gets_its_own_lower_gate
     assert chosen["garment:bag"] <= 0.7 and chosen.get("garment:shirt", chosen["garment"]) > 0.7
     assert summary(hm, chosen)["contradicted"] == 0.0
     assert summary(hm, chosen)["truth_recall"] > summary(hm, gates)["truth_recall"]
+
+
+def test_the_contradiction_bound_is_the_rate_without_confidence_and_a_clopper_pearson_bound_with_it() -> None:
+    assert contradiction_bound({"n": 649, "contradicted": 9 / 649}, 0.0) == 9 / 649
+    # one-sided 95 %: 0 of 100 -> 1 - 0.05 ** (1 / 100) (exact for k = 0); 6 of 649 -> about 1.8 %
+    assert abs(contradiction_bound({"n": 100, "contradicted": 0.0}, 0.95) - (1 - 0.05 ** 0.01)) < 1e-9
+    assert 0.0175 < contradiction_bound({"n": 649, "contradicted": 6 / 649}, 0.95) < 0.0185
+    assert contradiction_bound({"n": 649, "contradicted": 9 / 649}, 0.95) > 0.02  # the old pick's rate fails 2 %
+
+
+def test_given_a_small_calibration_set_when_a_confidence_is_asked_then_an_unsure_statement_is_withheld() -> None:
+    # Given 40 right dresses at 0.95 and one wrong at 0.95 among them, and 58 right ones at 0.99
+    records = ([_record("dress", 0.95, "Dress") for _ in range(40)] + [_record("dress", 0.95, "Trousers")]
+               + [_record("dress", 0.99, "Dress") for _ in range(58)])
+    tables = attribute_tables(records, detection=1.0)
+
+    # When 2 % is asked of the rate (1 of 99: allowed), 4 % of its 95 % bound (1 of 99 -> 4.7 %: not allowed)
+    by_rate = pick(records, tables, target=0.02, detection=1.0)
+    by_bound = pick(records, tables, target=0.04, detection=1.0, confidence=0.95)
+
+    # Then the rate keeps the 0.95 garments; the bound keeps only the 0.99 ones (0 of 99 -> bound 3.0 %)
+    assert by_rate["garment"] <= 0.95 and summary(records, by_rate)["contradicted"] > 0
+    assert 0.95 < by_bound["garment"] <= 0.99 and summary(records, by_bound)["contradicted"] == 0
