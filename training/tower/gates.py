@@ -152,7 +152,7 @@ def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float
     for combo in itertools.product(*(_distinct_gates(tables, attribute) for attribute in ATTRIBUTES)):
         pairs = list(zip(ATTRIBUTES, combo, strict=True))
         contradicted = np.any([tables[f"{a}:contradicted"][g] for a, g in pairs], 0).mean()
-        if contradicted <= target + 0.01:
+        if contradiction_bound({"n": len(records), "contradicted": contradicted}, confidence) <= target + 0.01:
             correct = np.sum([tables[f"{a}:correct"][g] for a, g in pairs], 0)
             recall = float((correct / np.maximum(recallable, 1))[recallable > 0].mean())
             estimates.append((recall, {**{a: CANDIDATES[g] for a, g in pairs}, "detection": detection}))
