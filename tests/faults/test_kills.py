@@ -7,7 +7,8 @@ lost, none gets two webhooks. Each test appends its row to the fault table (docs
 - Redis (AOF on) SIGKILLed and restarted mid-run;
 - the API SIGKILLed while submissions stream in (between insert and publish for some of them);
 - the LLM answering 429/5xx/timeouts/garbage, then dead for minutes (jobs submitted at once and 150 s later);
-- a private PostgreSQL (initdb in a temp dir, never the shared server) crashed and restarted mid-run.
+- a private PostgreSQL (initdb in a temp dir, never the shared server) crashed and restarted mid-run, and down
+  while the API and the workers start (they wait for it: P2P_DATABASE_WAIT_S).
 """
 
 from __future__ import annotations
