@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EVIDENCE_SCHEMA_VERSION = "1.2"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category;
-# 1.2: Garment.type_confidence/colour_confidence
+EVIDENCE_SCHEMA_VERSION = "1.3"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category;
+# 1.2: Garment.type_confidence/colour_confidence; 1.3: EvidencePack.withheld
 CAPTION_SCHEMA_VERSION = "1.0"
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -79,7 +79,12 @@ class Neighbour(_Strict):
 class EvidencePack(_Strict):
     schema_version: str = EVIDENCE_SCHEMA_VERSION
     image: ImageInfo
-    garments: list[Garment] = Field(default_factory=list)
+    garments: list[Garment] = Field(default_factory=list, description="the garments a caption may state")
+    withheld: list[Garment] = Field(
+        default_factory=list,
+        description="garments the models found whose confidence did not clear the statement gates (P2P_GATE_*), or "
+                    "the whole image's best guess when nothing was found: never stated, there for whoever reads the "
+                    "pack (a shop's own tools, a reviewer)")
     attributes: Attributes
     neighbours: list[Neighbour] = Field(default_factory=list)
     style_examples: list[str] = Field(default_factory=list)

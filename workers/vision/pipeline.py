@@ -99,6 +99,15 @@ def _class_probability(garment: Garment) -> float:
     return garment.type_confidence or 0.0
 
 
+def _withheld(candidates: list[Garment], stated: list[Garment], whole: Garment | None) -> list[Garment]:
+    """The candidates the gates kept back; with no candidate at all, the whole image's garment (its best guess)."""
+    said = {(garment.label, garment.box) for garment in stated}
+    withheld = [garment for garment in candidates if (garment.label, garment.box) not in said]
+    if not candidates and not stated and whole is not None:
+        withheld.append(whole)
+    return withheld
+
+
 def _colour_confidence(reading: ColourReading) -> float | None:
     return round(float(reading.confidence), 4) if reading.family is not None else None
 
@@ -254,7 +263,7 @@ class VisionPipeline:
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
-        garments = self._gated_garments(image, garments, whole_garment)
+        stated = self._gated_garments(image, garments, whole_garment)
         attributes = gate_attributes(attributes, self.settings.statement_gates)
         best: dict[str, float] = {}
         labels_by_id: dict[str, dict[str, Any]] = {}
@@ -266,7 +275,8 @@ class VisionPipeline:
         ranked = sorted(best, key=lambda pid: -best[pid])[: self.settings.top_k]
         return EvidencePack(
             image=ImageInfo(sha256=image.sha256, width=image.width, height=image.height),
-            garments=garments,
+            garments=stated,
+            withheld=_withheld(garments, stated, whole_garment),
             attributes=attributes,
             neighbours=[Neighbour(product_id=pid, score=round(best[pid], 4)) for pid in ranked],
             style_examples=style_examples([labels_by_id[pid] for pid in ranked]),

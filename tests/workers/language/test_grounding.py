@@ -7,6 +7,7 @@ import pytest
 from shared.schemas import Attribute, EvidencePack
 from tests.support.packs import make_pack
 from workers.language.claims import hashtag_claims, split_hashtag, text_claims
+from workers.language.deterministic import write_caption
 from workers.language.grounding import Evidence, check, hashtag_is_grounded
 
 
@@ -132,6 +133,21 @@ def test_given_no_detections_when_checked_then_coverage_is_vacuous_and_any_garme
     report = check(Evidence.of(pack), "A fresh look, ready to wear.", [])
     assert report.attribute_coverage == 1.0 and report.unsupported == ()
     assert check(Evidence.of(pack), "A dress.", []).unsupported == ("garment:dress",)
+
+
+def test_given_garments_the_gates_withheld_when_a_caption_names_them_then_they_are_unsupported_and_never_written(
+) -> None:
+    # Given a pack that states nothing and withholds a navy jacket the models were unsure of
+    unsure = make_pack([("jacket", ["navy"])])
+    pack = unsure.model_copy(update={"garments": [], "withheld": unsure.garments})
+
+    # When an LLM names it, and when the deterministic writer writes
+    report = check(Evidence.of(pack), "A navy jacket.", [])
+    caption = write_caption(Evidence.of(pack), None, pack.image.sha256)
+
+    # Then the jacket is unsupported, and the writer names no garment at all
+    assert set(report.unsupported) == {"garment:jacket", "colour:navy on jacket"}
+    assert not [claim for claim in text_claims(caption) if claim.sense.kind in ("garment", "colour")], caption
 
 
 def test_given_palette_names_with_qualifiers_when_written_then_they_are_colours_not_fabric_or_gender() -> None:

@@ -146,6 +146,29 @@ def test_a_flat_lay_product_photo_gets_its_garment_from_the_whole_image(pipeline
         assert all(g.source in ("detector", "image") for g in pack.garments)
 
 
+def test_given_gates_nothing_clears_then_the_pack_states_no_garment_and_withholds_what_the_models_found(
+        pipeline: VisionPipeline, sample_photos: dict[str, Path]) -> None:
+    # Given the two sample photos and a product photo, and gates no confidence clears
+    photos = [load_image(path, min_side=pipeline.min_side)
+              for path in (sample_photos["zidane"], sample_photos["bus"], _clothing_photo("Pants"))]
+    strict = VisionPipeline(get_settings().model_copy(update={
+        "gate_garment": 1.0, "gate_detection": 1.0, "gate_garment_classes": {}}))
+
+    # When the packs are built with those gates and with the shipped ones
+    withholding, shipped = strict.evidence_batch(photos), pipeline.evidence_batch(photos)
+
+    # Then nothing is stated, and what the models found is kept back: the shipped pack's garments among it
+    assert all(pack.garments == [] for pack in withholding)
+    assert all(pack.withheld for pack in withholding)
+    for held, stated in zip(withholding, shipped, strict=True):
+        assert {(g.label, g.box) for g in stated.garments if g.source == "detector"} <= {
+            (g.label, g.box) for g in held.withheld}
+        assert all(g.label in GARMENT_LABELS and g.type_confidence is not None for g in held.withheld)
+    # and the shipped pack withholds only what it does not state
+    for pack in shipped:
+        assert not {(g.label, g.box) for g in pack.garments} & {(g.label, g.box) for g in pack.withheld}
+
+
 def _lone_detection(pipeline: VisionPipeline, detected: str, head_kind: str, prob: float) -> list[Any]:
     """The garment-type rule on one detector garment and a whole-image head answer (real vocabulary)."""
     from shared.schemas import Garment
