@@ -5,6 +5,8 @@
   truth recall, contradictions, evidence coverage, open claims, hashtag coverage, lexical overlap, seconds per item.
   Without `--dataset`: the older evidence-based check (coverage of our own evidence pack: circular, kept as a guard
   regression number, not a quality number).
+- `eval garments --dataset FILE.csv [--limit N] [--json]`: the garment type the evidence pack states, and finds
+  (stated, else withheld by the statement gates), against the catalogue's category (evaluation/garments.py).
 - `eval testsets --data DIR --out DIR`: the H&M test (in domain) and clothing-photos test (out of domain) CSVs from
   the team data folder (`--data ../shared/data` in the team's layout; no default: it lives outside the repository).
 - `eval table --data DIR --out DIR [--limit N]`: every system on both test sets, the markdown table and the plots.
@@ -119,6 +121,28 @@ def captions(dataset: Path | None, system_name: str, deterministic: bool, limit:
     _print_summary(result)
     for record in result["records"][:show]:
         click.echo(f"- {record['id']} ({record['writer']}): {record['caption']}")
+
+
+@evaluate.command("garments")
+@click.option("--dataset", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True,
+              help="Labelled catalogue CSV (id,image,...,category).")
+@click.option("--limit", type=click.IntRange(1, 100_000), help="First N scorable items.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def garments(dataset: Path, limit: int | None, as_json: bool) -> None:
+    """The garment type the evidence pack states, and finds (stated or withheld), against the catalogue."""
+    from pixels2posts.evaluation.garments import READINGS, evaluate_garments
+    from pixels2posts.evaluation.stats import Estimate
+
+    result = evaluate_garments(dataset, limit)
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    click.echo(f"{result['items']} items of {dataset}\n| reading | no garment | top type right | top type wrong |\n"
+               "|---|---|---|---|")
+    for name in READINGS:
+        cells = [Estimate(**result[f"{name}_{m}"]).text(3) if f"{name}_{m}" in result else "n/a"
+                 for m in ("none", "right", "wrong")]
+        click.echo(f"| {name} | " + " | ".join(cells) + " |")
 
 
 @evaluate.command("testsets")
