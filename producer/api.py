@@ -19,6 +19,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, Counter, generate_latest
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -54,6 +55,7 @@ class Caller:
 # room for the other form fields and the multipart boundaries beside the image itself
 _FORM_OVERHEAD = 64 * 1024
 SUBMISSIONS = Counter("p2p_api_submissions_total", "Job submissions, by outcome.", ["outcome"])
+STORE_RETRY_AFTER_S = 5  # what a 503 for an unreachable job store asks clients to wait
 
 _UPLOAD_BODY = {
     "requestBody": {
@@ -119,6 +121,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_exception_handler(P2PError, _p2p_error)  # type: ignore[arg-type]
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(OperationalError, _store_unavailable)  # type: ignore[arg-type]
     authed = [Depends(require_key)]
 
     @app.post("/v1/jobs", status_code=202, response_model=JobAccepted, openapi_extra=_UPLOAD_BODY)
@@ -282,6 +285,15 @@ async def _validation_error(_request: Request, exc: RequestValidationError) -> J
     message = validation_message(details)
     return JSONResponse({"error": {"code": "invalid_request", "message": message, "details": details}},
                         status_code=422)
+
+
+async def _store_unavailable(_request: Request, exc: OperationalError) -> JSONResponse:
+    """The job store is unreachable (a database restart, a failover): a clear 503 instead of a bare 500. A
+    submission that got this may or may not have been stored; resubmitting it is safe (it is idempotent)."""
+    log.warning("job store unavailable: %s", str(exc.orig or exc).splitlines()[0])
+    body = {"error": {"code": "store_unavailable",
+                      "message": "the job store is not reachable right now; retry (resubmitting a job is idempotent)"}}
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(STORE_RETRY_AFTER_S)})
 
 
 async def _p2p_error(_request: Request, exc: P2PError) -> JSONResponse:

@@ -316,14 +316,20 @@ def test_given_postgresql_crashed_and_restarted_mid_run_then_no_job_is_lost(
         wait_ready(procs[2], logs / "vision@k6.log")
         job_ids = submit(base, 6, receiver, 600)
         private_pg.crash()  # mid-run: jobs queued, running and finishing
-        time.sleep(5)
+        refused = httpx.post(f"{base}/v1/jobs", headers={"X-API-Key": KEY}, timeout=30,
+                             files={"image": ("p.jpg", jpeg_bytes(699, (96, 128)), "image/jpeg")})
+        time.sleep(3)
         private_pg.start()
         job_ids += submit(base, 4, receiver, 610)
         wait_all_final(private_pg.url, job_ids, RECOVERY_S + 60, "every job to finish", logs)
         wait_for(lambda: len(receiver.deliveries) == len(job_ids), 90, "every webhook")
     result = tally(private_pg.url, job_ids, receiver)
-    report(result.row("PostgreSQL crash (immediate stop) + restart, private instance"))
+    report(result.row("PostgreSQL crash (immediate stop) + restart, private instance",
+                      "a submission during the outage answered 503 store_unavailable"))
     assert result.lost == 0 and result.duplicated == 0
+    # a submission while the database is down gets a clear, retryable answer, not a bare 500
+    assert refused.status_code == 503 and refused.json()["error"]["code"] == "store_unavailable", refused.text
+    assert refused.headers["Retry-After"] == "5"
 
 
 def test_given_postgresql_down_when_the_stack_starts_then_it_waits_for_it_and_every_job_finishes(
