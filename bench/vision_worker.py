@@ -154,6 +154,8 @@ def in_process(label: str, batch_size: int, wait_ms: int, images: list[bytes], s
     update = {"batch_size": batch_size, "batch_wait_ms": wait_ms,
               **{k.removeprefix("P2P_").lower(): int(v) for k, v in extra_env.items()}}
     settings = get_settings().model_copy(update=update)
+    if str(REPO) not in sys.path:  # a stage class from the checkout (tests.support...), as the workers see it (cwd)
+        sys.path.insert(0, str(REPO))
     pipeline = import_stage_class(stage_class or "workers.vision.pipeline:VisionPipeline")(settings)
     side = getattr(pipeline, "min_side", None)
     sizes: list[int] = []
