@@ -64,7 +64,25 @@ def build(catalog: Path, out_dir: Path | None, split: str, limit: int | None, ba
                          calibrate=_calibrator(settings.top_k))
     for line in skipped[:20]:
         click.echo(f"skipped {line}", err=True)
+    for warning in one_valued_labels(kept):
+        click.echo(f"warning: {warning}", err=True)
     click.echo(f"built {folder}: {built.count} products ({len(skipped)} skipped), version {built.version}")
+
+
+def one_valued_labels(items: list[Any]) -> list[str]:
+    """Voted attributes that only some products carry, all with one value (a catalogue that marks kids and leaves
+    adults blank): a product without the label is not read as another value, so the vote can only say that one."""
+    from workers.vision.retrieval import VOTED_ATTRIBUTES
+
+    warnings = []
+    for name in VOTED_ATTRIBUTES:
+        values = Counter(value for item in items if (value := getattr(item, name)))
+        labelled = sum(values.values())
+        if len(values) == 1 and labelled < len(items):
+            (value,) = values
+            warnings.append(f"{name}: {labelled} of {len(items)} products have one and all say {value!r}; the "
+                            f"neighbour vote can only ever say {value!r} (label the others, or leave {name} out)")
+    return warnings
 
 
 @index.command()

@@ -67,3 +67,21 @@ def test_bundled_demo_index_holds_train_products_only() -> None:
     assert index.manifest["clip_version"] == ClipEmbedder().version
     assert all(split_of(index.item(r)["group"]) == "train" for r in range(0, index.count, 97))
     assert set(index.manifest["calibration"]) == {"gender", "fabric"}
+
+
+def test_given_a_catalogue_that_labels_kids_only_when_built_then_it_warns_that_the_vote_can_say_nothing_else(
+        tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
+    # Given products of which only the kids' carry a gender (adults left blank)
+    items = [item if item.gender == "kids" else CatalogItem(**{**item.__dict__, "gender": None})
+             for item in catalogue_items]
+
+    # When the index is built
+    result = CliRunner().invoke(cli, ["index", "build", str(_jsonl(tmp_path / "k.jsonl", items)),
+                                      "--out", str(tmp_path / "idx")])
+
+    # Then it is built, with a warning naming the attribute; a fully labelled catalogue gets none
+    assert result.exit_code == 0, result.output
+    assert "warning: gender: 2 of 8 products have one and all say 'kids'" in result.output
+    full = CliRunner().invoke(cli, ["index", "build", str(_jsonl(tmp_path / "f.jsonl", catalogue_items)),
+                                    "--out", str(tmp_path / "idx2")])
+    assert full.exit_code == 0 and "warning: gender" not in full.output
