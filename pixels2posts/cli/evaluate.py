@@ -137,11 +137,12 @@ def garments(dataset: Path, limit: int | None, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(result))
         return
-    click.echo(f"{result['items']} items of {dataset}\n| reading | no garment | top type right | top type wrong |\n"
-               "|---|---|---|---|")
+    majority = result["majority"]
+    click.echo(f"{result['items']} items of {dataset}; majority class {majority['label']}: {majority['share']:.3f}")
+    click.echo("| reading | no garment | top type right | top type wrong |\n|---|---|---|---|")
     for name in READINGS:
-        cells = [Estimate(**result[f"{name}_{m}"]).text(3) if f"{name}_{m}" in result else "n/a"
-                 for m in ("none", "right", "wrong")]
+        cells = [Estimate(**result[key]).text(3) if key in result else "n/a"
+                 for key in (f"{name}_none", f"{name}_right", f"{name}_wrong")]
         click.echo(f"| {name} | " + " | ".join(cells) + " |")
 
 

@@ -5,11 +5,13 @@ Per item whose category maps onto a detector class (`truth.CATEGORY_TO_GARMENT`)
     found  = the stated garments, else `pack.withheld` (what the models saw but the gates kept back).
 For each: no garment (the reading is empty), top type right (its top garment, by type-head probability then
 detector score, is the catalogue's class) and, for stated, top type wrong (a garment is stated and it is not).
-Every rate is a mean over items with a bootstrap 95% CI (`stats.mean_ci`).
+Every rate is a mean over items with a bootstrap 95% CI (`stats.mean_ci`); `majority` is the baseline of always
+naming the most common class (its share of the items).
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -43,9 +45,11 @@ def item_scores(pack: EvidencePack, truth: str) -> dict[str, float]:
     return scores
 
 
-def summarise(per_item: Sequence[dict[str, float]]) -> dict[str, Any]:
+def summarise(per_item: Sequence[dict[str, float]], truths: Sequence[str]) -> dict[str, Any]:
     keys = [f"{name}_{measure}" for name in READINGS for measure in ("none", "right")] + ["stated_wrong"]
-    return {"items": len(per_item), **{key: mean_ci([s[key] for s in per_item]).as_dict() for key in keys}}
+    label, count = Counter(truths).most_common(1)[0] if truths else (None, 0)
+    return {"items": len(per_item), "majority": {"label": label, "share": count / max(len(truths), 1)},
+            **{key: mean_ci([s[key] for s in per_item]).as_dict() for key in keys}}
 
 
 def scorable(items: Sequence[EvalItem]) -> list[tuple[EvalItem, str]]:
@@ -65,4 +69,4 @@ def evaluate_garments(dataset: Path, limit: int | None = None, batch: int = 8) -
         chunk = items[start:start + batch]
         packs = pipeline.evidence_batch([load_image(item.image, min_side=pipeline.min_side) for item, _ in chunk])
         per_item += [item_scores(pack, truth) for pack, (_, truth) in zip(packs, chunk, strict=True)]
-    return {"dataset": str(dataset), **summarise(per_item)}
+    return {"dataset": str(dataset), **summarise(per_item, [truth for _, truth in items])}

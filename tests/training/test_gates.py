@@ -69,11 +69,11 @@ def test_given_a_class_the_head_never_gets_wrong_then_it_gets_its_own_lower_gate
 
 
 def test_the_contradiction_bound_is_the_rate_without_confidence_and_a_clopper_pearson_bound_with_it() -> None:
-    assert contradiction_bound({"n": 649, "contradicted": 9 / 649}, 0.0) == 9 / 649
+    assert contradiction_bound(9 / 649, 649, 0.0) == 9 / 649
     # one-sided 95 %: 0 of 100 -> 1 - 0.05 ** (1 / 100) (exact for k = 0); 6 of 649 -> about 1.8 %
-    assert abs(contradiction_bound({"n": 100, "contradicted": 0.0}, 0.95) - (1 - 0.05 ** 0.01)) < 1e-9
-    assert 0.0175 < contradiction_bound({"n": 649, "contradicted": 6 / 649}, 0.95) < 0.0185
-    assert contradiction_bound({"n": 649, "contradicted": 9 / 649}, 0.95) > 0.02  # the old pick's rate fails 2 %
+    assert abs(contradiction_bound(0.0, 100, 0.95) - (1 - 0.05 ** 0.01)) < 1e-9
+    assert 0.0175 < contradiction_bound(6 / 649, 649, 0.95) < 0.0185
+    assert contradiction_bound(9 / 649, 649, 0.95) > 0.02  # the old pick's rate fails 2 %
 
 
 def test_given_a_small_calibration_set_when_a_confidence_is_asked_then_an_unsure_statement_is_withheld() -> None:

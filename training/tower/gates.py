@@ -126,14 +126,18 @@ def attribute_tables(records: Sequence[Record], detection: float) -> dict[str, n
     return tables
 
 
-def contradiction_bound(result: Mapping[str, float], confidence: float) -> float:
-    """The share of contradicted items in a `summary`, or (confidence > 0) its one-sided Clopper-Pearson upper
-    bound at that level: the rate a fresh sample of the same domain could still show."""
-    n = int(result["n"])
-    contradicted = round(result["contradicted"] * n)
+def contradiction_bound(rate: float, n: int, confidence: float) -> float:
+    """The share of contradicted items among `n`, or (confidence > 0) its one-sided Clopper-Pearson upper bound at
+    that level: the rate a fresh sample of the same domain could still show."""
     if not confidence:
-        return result["contradicted"]
+        return rate
+    contradicted = round(rate * n)
     return 1.0 if contradicted >= n else float(beta.ppf(confidence, contradicted + 1, n - contradicted))
+
+
+def _within(result: Mapping[str, float], target: float, confidence: float) -> bool:
+    """A `summary`'s contradiction rate (or its bound at `confidence`) is <= target."""
+    return contradiction_bound(result["contradicted"], int(result["n"]), confidence) <= target
 
 
 def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float, detection: float,
@@ -152,7 +156,7 @@ def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float
     for combo in itertools.product(*(_distinct_gates(tables, attribute) for attribute in ATTRIBUTES)):
         pairs = list(zip(ATTRIBUTES, combo, strict=True))
         contradicted = np.any([tables[f"{a}:contradicted"][g] for a, g in pairs], 0).mean()
-        if contradiction_bound({"n": len(records), "contradicted": contradicted}, confidence) <= target + 0.01:
+        if contradiction_bound(float(contradicted), len(records), confidence) <= target + 0.01:
             correct = np.sum([tables[f"{a}:correct"][g] for a, g in pairs], 0)
             recall = float((correct / np.maximum(recallable, 1))[recallable > 0].mean())
             estimates.append((recall, {**{a: CANDIDATES[g] for a, g in pairs}, "detection": detection}))
@@ -161,7 +165,7 @@ def pick(records: Sequence[Record], tables: dict[str, np.ndarray], target: float
     feasible = 0
     for _, gates in estimates[:budget]:
         result = summary(records, gates)
-        if contradiction_bound(result, confidence) <= target:
+        if _within(result, target, confidence):
             feasible += 1
             if best is None or result["truth_recall"] > best[0]:
                 best = (result["truth_recall"], gates)
@@ -201,8 +205,7 @@ def pick_classes(records: Mapping[str, Sequence[Record]], gates: dict[str, float
     sets, each move kept only while H&M stays <= target and clothing-photos <= clothing_target contradicted."""
     def outcome(candidate: dict[str, float]) -> tuple[float, bool]:
         hm, clothing = summary(records["hm"], candidate), summary(records["clothing"], candidate)
-        allowed = (contradiction_bound(hm, confidence) <= target
-                   and contradiction_bound(clothing, confidence) <= clothing_target)
+        allowed = _within(hm, target, confidence) and _within(clothing, clothing_target, confidence)
         return (hm["truth_recall"] + clothing["truth_recall"]) / 2, allowed
 
     current = dict(gates)

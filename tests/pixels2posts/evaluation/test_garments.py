@@ -38,8 +38,9 @@ def test_given_stated_withheld_and_missing_garments_then_each_reading_is_scored(
     assert [s["stated_none"] for s in scores] == [0.0, 1.0, 0.0, 1.0]
     assert [s["found_none"] for s in scores] == [0.0, 0.0, 0.0, 1.0]
     assert [s["stated_wrong"] for s in scores] == [0.0, 0.0, 1.0, 0.0]
-    summary = summarise(scores)
+    summary = summarise(scores, ["dress", "dress", "dress", "skirt"])
     assert summary["items"] == 4 and summary["found_right"]["value"] == 0.5
+    assert summary["majority"] == {"label": "dress", "share": 0.75}
 
 
 def test_given_a_catalogue_csv_when_garments_are_evaluated_then_unscorable_rows_are_left_out(tmp_path: Path) -> None:
@@ -65,3 +66,4 @@ def test_given_a_catalogue_csv_when_garments_are_evaluated_then_unscorable_rows_
     assert report["found_right"]["value"] >= report["stated_right"]["value"]
     table = CliRunner().invoke(cli, ["eval", "garments", "--dataset", str(dataset)])
     assert table.exit_code == 0 and "| found |" in table.output and "| stated |" in table.output
+    assert report["majority"]["share"] == 1 / 3 and "majority class" in table.output
