@@ -9,8 +9,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-EVIDENCE_SCHEMA_VERSION = "1.3"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category;
-# 1.2: Garment.type_confidence/colour_confidence; 1.3: EvidencePack.withheld
+EVIDENCE_SCHEMA_VERSION = "1.4"  # 1.1: Garment.category/source, Attribute.source, Attributes.colour/category;
+# 1.2: Garment.type_confidence/colour_confidence; 1.3: EvidencePack.withheld; 1.4: EvidencePack.backdrop
 CAPTION_SCHEMA_VERSION = "1.0"
 
 Unit = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -86,6 +86,9 @@ class EvidencePack(_Strict):
                     "the whole image's best guess when nothing was found: never stated, there for whoever reads the "
                     "pack (a shop's own tools, a reviewer)")
     attributes: Attributes
+    backdrop: Literal["studio", "scene"] | None = Field(
+        None, description="'studio': shot on a plain light backdrop (a packshot); 'scene': anywhere else. The "
+                          "statement gates of that backdrop decided what is stated (P2P_GATE_SCENE_* for scenes)")
     neighbours: list[Neighbour] = Field(default_factory=list)
     style_examples: list[str] = Field(default_factory=list)
     models: dict[str, str] = Field(default_factory=dict, description="model name -> version")

@@ -32,10 +32,15 @@ def bundled_models_dir() -> Path:
 GATES: dict[str, float] = {"garment": 0.97, "detection": 0.7, "colour": 0.93, "gender": 0.98, "fabric": 0.93}
 # the garment gate of the classes whose own gate (picked on the calibration folds, training/tower/gates.py) differs
 # from GATES["garment"]; dresses, jackets and trousers, the classes the head confuses most, keep the common one
-GARMENT_CLASS_GATES: dict[str, float] = {"shirt": 0.85, "shoe": 0.0, "shorts": 0.85, "hat": 0.6, "bag": 0.5,
+GARMENT_CLASS_GATES: dict[str, float] = {"shirt": 0.85, "shoe": 0.0, "shorts": 0.85, "hat": 0.93, "bag": 0.5,
                                          "sunglass": 0.85, "skirt": 0.95}
+# the garment gates of scene photos (not on a studio backdrop: workers/vision/backdrop.py), picked on the scene
+# photos of the calibration folds (training/tower/gates.py); their other gates are the studio ones above
+SCENE_GARMENT_GATE = 0.7
+SCENE_GARMENT_CLASS_GATES: dict[str, float] = {"shirt": 0.6, "shorts": 0.6, "hat": 0.6, "dress": 0.6}
 # the settings update that states everything the models answered (the evaluation's "ungated" row, the gate picking)
-UNGATED: dict[str, object] = {**{f"gate_{name}": 0.0 for name in GATES}, "gate_garment_classes": {}}
+UNGATED: dict[str, object] = {**{f"gate_{name}": 0.0 for name in GATES}, "gate_garment_classes": {},
+                              "gate_scene_garment": 0.0, "gate_scene_garment_classes": {}}
 
 VISION_QUEUE = "vision"
 LANGUAGE_QUEUE = "language"
@@ -109,6 +114,13 @@ class Settings(BaseSettings):
     gate_garment_classes: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
         default_factory=lambda: dict(GARMENT_CLASS_GATES),
         description='The garment gate of single detector classes, over P2P_GATE_GARMENT (JSON: {"bag": 0.5}).')
+    # a photo not on a studio backdrop gets garment gates of its own (the type head is calibrated differently there)
+    gate_scene_garment: float = Field(
+        SCENE_GARMENT_GATE, ge=0.0, le=1.0,
+        description="Least garment-type confidence stated on a scene photo (not a packshot on a light backdrop).")
+    gate_scene_garment_classes: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]] = Field(
+        default_factory=lambda: dict(SCENE_GARMENT_CLASS_GATES),
+        description="The garment gate of single detector classes on a scene photo, over P2P_GATE_SCENE_GARMENT.")
     person_mask_path: Path | None = Field(None, description="Optional DeepLabV3 TFLite person-mask model.")
 
     # --- ONNX Runtime ---
@@ -189,7 +201,7 @@ class Settings(BaseSettings):
     metrics_port: int = Field(9100, description="Prometheus port of a worker.")
     log_level: str = Field("INFO", description="Log level.")
 
-    @field_validator("gate_garment_classes")
+    @field_validator("gate_garment_classes", "gate_scene_garment_classes")
     @classmethod
     def _known_classes(cls, gates: dict[str, float]) -> dict[str, float]:
         unknown = sorted(set(gates) - set(GARMENT_LABELS))
@@ -206,6 +218,14 @@ class Settings(BaseSettings):
         return {"garment": self.gate_garment, "detection": self.gate_detection, "colour": self.gate_colour,
                 "gender": self.gate_gender, "fabric": self.gate_fabric,
                 **{f"garment:{label}": gate for label, gate in self.gate_garment_classes.items()}}
+
+    def statement_gates_for(self, backdrop: str | None) -> dict[str, float]:
+        """The gates of a photo's backdrop: a scene photo's own garment gates, the rest the studio ones."""
+        if backdrop != "scene":
+            return self.statement_gates
+        shared = {name: gate for name, gate in self.statement_gates.items() if not name.startswith("garment")}
+        return {**shared, "garment": self.gate_scene_garment,
+                **{f"garment:{label}": gate for label, gate in self.gate_scene_garment_classes.items()}}
 
     @property
     def ort_threads_per_session(self) -> int:

@@ -11,7 +11,9 @@ from training.tower.gates import (
     gated,
     pick,
     pick_classes,
+    pick_scene,
     product_of,
+    routed_summary,
     summary,
 )
 
@@ -19,12 +21,13 @@ BLACK = Colour(name="black", rgb=(10, 10, 10), share=0.9)
 
 
 def _record(label: str, type_confidence: float, truth_category: str, gender: str | None = None,
-            gender_confidence: float = 0.0, whole: Garment | None = None) -> Record:
+            gender_confidence: float = 0.0, whole: Garment | None = None, backdrop: str = "studio") -> Record:
     garment = Garment(label=label, score=0.5, box=(0, 0, 10, 10), colours=[BLACK], source="image",
                       type_confidence=type_confidence, colour_confidence=0.99)
     pack = EvidencePack(image=ImageInfo(sha256="0" * 64, width=10, height=10), garments=[garment],
                         attributes=Attributes(gender=Attribute(value=gender, confidence=gender_confidence),
-                                              fabric=Attribute(value=None, confidence=0.0)))
+                                              fabric=Attribute(value=None, confidence=0.0)),
+                        backdrop=backdrop)
     return Record(pack, whole, truth_of(truth_category, "Black", "Ladieswear", ""))
 
 
@@ -60,7 +63,7 @@ def test_given_a_class_the_head_never_gets_wrong_then_it_gets_its_own_lower_gate
     gates = {"garment": 0.9, "detection": 1.0, "colour": 0.0, "gender": 0.0, "fabric": 0.0}
 
     # When per-class gates are picked with no contradiction allowed
-    chosen = pick_classes({"hm": hm, "clothing": clothing}, gates, target=0.0, clothing_target=0.0)
+    chosen = pick_classes({"hm": (hm, 0.0), "clothing": (clothing, 0.0)}, gates)
 
     # Then bags get a gate that states them, tops keep one above the wrong top's confidence
     assert chosen["garment:bag"] <= 0.7 and chosen.get("garment:shirt", chosen["garment"]) > 0.7
@@ -89,3 +92,26 @@ def test_given_a_small_calibration_set_when_a_confidence_is_asked_then_an_unsure
     # Then the rate keeps the 0.95 garments; the bound keeps only the 0.99 ones (0 of 99 -> bound 3.0 %)
     assert by_rate["garment"] <= 0.95 and summary(records, by_rate)["contradicted"] > 0
     assert 0.95 < by_bound["garment"] <= 0.99 and summary(records, by_bound)["contradicted"] == 0
+
+
+def test_given_scene_photos_the_head_is_right_about_at_lower_confidence_then_they_get_looser_garment_gates() -> None:
+    # Given studio photos where a 0.8 top is wrong, and scene photos where 0.7 garments are right and 0.5 ones wrong
+    studio_records = [_record("shirt", 0.8, "Dress"), _record("dress", 0.99, "Dress")]
+    scene_records = [_record("pants", 0.7, "Trousers", backdrop="scene"),
+                     _record("shirt", 0.75, "Top", backdrop="scene"),
+                     _record("skirt", 0.5, "Dress", backdrop="scene")]
+    studio = {"garment": 0.9, "detection": 1.0, "colour": 0.93, "gender": 0.98, "fabric": 0.93}
+
+    # When the scene gates are picked with no contradiction allowed
+    scene = pick_scene(scene_records, studio, target=0.0)
+
+    # Then scene garments at 0.7 are stated, the 0.5 one is not, and the non-garment gates stay the studio ones
+    assert 0.5 < scene["garment"] <= 0.7 or all(scene.get(f"garment:{c}", 1.0) <= 0.7 for c in ("pants", "shirt"))
+    assert {k: scene[k] for k in ("colour", "gender", "fabric", "detection")} == {
+        k: studio[k] for k in ("colour", "gender", "fabric", "detection")}
+    assert summary(scene_records, scene)["contradicted"] == 0.0
+    assert summary(scene_records, scene)["truth_recall"] > summary(scene_records, studio)["truth_recall"]
+    # and each photo is scored under its own backdrop's gates: the wrong studio top stays out under studio gates
+    both = routed_summary(studio_records + scene_records, studio, scene)
+    assert both["n"] == 5 and both["contradicted"] == 0.0
+    assert routed_summary(studio_records + scene_records, scene, scene)["contradicted"] == 0.2

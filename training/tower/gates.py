@@ -1,7 +1,7 @@
 """Pick the evidence pack's statement gates on H&M calibration products (workers/vision/gates.py).
 
     python -m training.tower.gates OUT_DIR --data ../shared/data [--limit 1200] [--target 0.015]
-        [--common-target T] [--clothing-target 0.03] [--confidence C] [--reuse]
+        [--common-target T] [--scene-target 0.03] [--confidence C] [--reuse]
 
 1. The real `VisionPipeline` with every gate at 0 runs on the calibration fold's products (training/tower/data.py:
    carved out of the train split; the heads never trained on it), one article per product, with the product's own
@@ -9,13 +9,16 @@
    the clothing-photos calibration contributors (out of domain: garment type and the kids flag only).
 2. For each attribute and candidate gate, the claims the pack would then state are scored against the catalogue
    the way the caption evaluation scores a caption (pixels2posts.evaluation.truth, the language stage's lexicon).
-3. The gates kept are those with the highest mean H&M truth recall whose share of contradicted H&M items is
-   <= --target (a margin below the 2 % goal, since the test split is never looked at here); with --confidence C,
-   the one-sided Clopper-Pearson upper bound at level C of that share must be <= --target instead (the calibration
-   fold is a sample: 649 products). The clothing-photos columns show what each choice costs out of domain.
-4. Then each detector class may get its own garment gate (`garment:<class>`): coordinate ascent over the classes,
-   one move at a time, the move that raises the mean truth recall of the two calibration sets most while H&M stays
-   <= --target and clothing-photos <= --clothing-target contradicted (both bounds, with --confidence).
+3. Each photo is routed by its backdrop (evidence pack 1.4, workers/vision/backdrop.py), as the runtime routes it:
+   studio (a packshot on a light backdrop: nearly all H&M products) and scene (anywhere else: nearly all
+   clothing-photos photos). Each backdrop gets its own gates.
+4. Studio: the gates with the highest truth recall whose share of contradicted studio photos is <= --target (a
+   margin below the 2 % goal, since the test split is never looked at here); with --confidence C, the one-sided
+   Clopper-Pearson upper bound at level C of that share must be <= --target instead (the calibration fold is a
+   sample). Then each detector class may get its own garment gate (`garment:<class>`): coordinate ascent over the
+   classes, one move at a time, the move that raises truth recall most while the target holds.
+5. Scene: the garment gates only (common, then per class) at --scene-target; colour, gender, fabric and detection
+   keep the studio gates (scene calibration photos carry almost no colour, gender or fabric truth).
 Writes OUT_DIR/gate-signals-{hm,clothing}-calib.jsonl (pack + truth per item) and OUT_DIR/gates.json; prints tables.
 """
 
@@ -199,14 +202,14 @@ def summary(records: Sequence[Record], gates: dict[str, float]) -> dict[str, flo
     return out
 
 
-def pick_classes(records: Mapping[str, Sequence[Record]], gates: dict[str, float], target: float,
-                 clothing_target: float, confidence: float = 0.0) -> dict[str, float]:
-    """`gates` with a garment gate per detector class where one raises the mean truth recall of both calibration
-    sets, each move kept only while H&M stays <= target and clothing-photos <= clothing_target contradicted."""
+def pick_classes(sets: Mapping[str, tuple[Sequence[Record], float]], gates: dict[str, float],
+                 confidence: float = 0.0) -> dict[str, float]:
+    """`gates` with a garment gate per detector class where one raises the mean truth recall of the calibration
+    sets, each move kept only while every set stays within its own target (name -> (records, target))."""
     def outcome(candidate: dict[str, float]) -> tuple[float, bool]:
-        hm, clothing = summary(records["hm"], candidate), summary(records["clothing"], candidate)
-        allowed = _within(hm, target, confidence) and _within(clothing, clothing_target, confidence)
-        return (hm["truth_recall"] + clothing["truth_recall"]) / 2, allowed
+        results = [(summary(records, candidate), target) for records, target in sets.values()]
+        allowed = all(_within(result, target, confidence) for result, target in results)
+        return float(np.mean([result["truth_recall"] for result, _ in results])), allowed
 
     current = dict(gates)
     best, _ = outcome(current)
@@ -223,6 +226,41 @@ def pick_classes(records: Mapping[str, Sequence[Record]], gates: dict[str, float
         if not moves:
             return current
         best, _, current = max(moves, key=lambda move: (move[0], move[1]))  # on a tie, the stricter gate
+
+
+def pick_scene(records: Sequence[Record], studio: dict[str, float], target: float,
+               confidence: float = 0.0) -> dict[str, float]:
+    """The garment gates of scene photos: the common one with the highest truth recall within `target`, then one
+    per class as in `pick_classes`. Colour, gender, fabric and detection keep the studio gates: the scene photos of
+    the calibration folds carry almost no colour, gender or fabric truth to pick them on."""
+    base = {name: gate for name, gate in studio.items() if not name.startswith("garment")}
+    best: tuple[float, dict[str, float]] | None = None
+    for gate in CANDIDATES:
+        candidate = {**base, "garment": gate}
+        result = summary(records, candidate)
+        if _within(result, target, confidence) and (best is None or result["truth_recall"] > best[0]):
+            best = (result["truth_recall"], candidate)
+    chosen = best[1] if best is not None else {**base, "garment": CANDIDATES[-1]}
+    return pick_classes({"scene": (records, target)}, chosen, confidence)
+
+
+def by_backdrop(records: Mapping[str, Sequence[Record]]) -> dict[str, list[Record]]:
+    """Every calibration record under the backdrop the runtime would route it by (evidence pack 1.4)."""
+    routed: dict[str, list[Record]] = {"studio": [], "scene": []}
+    for domain_records in records.values():
+        for record in domain_records:
+            routed["scene" if record.pack.backdrop == "scene" else "studio"].append(record)
+    return routed
+
+
+def routed_summary(records: Sequence[Record], studio: dict[str, float], scene: dict[str, float]) -> dict[str, float]:
+    """`summary` with each record under the gates of its backdrop."""
+    parts = by_backdrop({"all": records})
+    results = [(summary(part, gates), len(part)) for part, gates in ((parts["studio"], studio),
+                                                                      (parts["scene"], scene)) if part]
+    total = sum(n for _, n in results)
+    return {"n": total, **{key: sum(result[key] * n for result, n in results) / total
+                           for key in ("contradicted", "truth_recall")}}
 
 
 def calibration_rows(catalog: Path, clothing: Path, limit: int) -> dict[str, list[dict[str, str]]]:
@@ -281,12 +319,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("out", type=Path)
     parser.add_argument("--data", type=Path, required=True, help="the team's data folder (hm-catalog, clothing-photos)")
     parser.add_argument("--limit", type=int, default=1200)
-    parser.add_argument("--target", type=float, default=0.015)
+    parser.add_argument("--target", type=float, default=0.015, help="the most contradicted studio photos")
     parser.add_argument("--common-target", type=float, default=None,
-                        help="the H&M target of the common gates only (default --target): a tighter one leaves the "
-                             "per-class garment gates some of the budget")
-    parser.add_argument("--clothing-target", type=float, default=0.03,
-                        help="the most contradicted clothing-photos calibration items a per-class gate may leave")
+                        help="the studio target of the common gates only (default --target): a tighter one leaves "
+                             "the per-class garment gates some of the budget")
+    parser.add_argument("--scene-target", type=float, default=0.03,
+                        help="the most contradicted scene photos (not on a studio backdrop)")
     parser.add_argument("--confidence", type=float, default=0.0,
                         help="compare the one-sided upper bound of the calibration contradiction rate at this level "
                              "(e.g. 0.9) with the targets, not the rate itself (0: the rate)")
@@ -300,25 +338,33 @@ def main(argv: list[str] | None = None) -> None:
     for domain in ("hm", "clothing"):
         signals = args.out / f"gate-signals-{domain}-calib.jsonl"
         records[domain] = load(signals) if rows is None else collect(rows[domain], signals, domain == "hm")
-        tables = attribute_tables(records[domain], args.detection)
-        print_curves(f"{domain} calibration ({len(records[domain])})", tables)
-    tables = attribute_tables(records["hm"], args.detection)
-    print("\nH&M target -> gates: H&M contradicted / truth recall; clothing-photos contradicted / truth recall")
-    chosen: dict[str, float] = {}
+    routed = by_backdrop(records)
+    for name, backdrop_records in routed.items():
+        print_curves(f"{name} photos of the calibration folds ({len(backdrop_records)})",
+                     attribute_tables(backdrop_records, args.detection))
+    studio_records = routed["studio"]
+    tables = attribute_tables(studio_records, args.detection)
+    print("\nstudio target -> gates: studio contradicted / truth recall")
     common_target = args.target if args.common_target is None else args.common_target
+    studio: dict[str, float] = {}
     for target in sorted({0.01, 0.015, 0.02, 0.03, 0.05, 0.1, common_target}):
-        gates = pick(records["hm"], tables, target, args.detection, confidence=args.confidence)
-        hm, clothing = summary(records["hm"], gates), summary(records["clothing"], gates)
-        print(f"{target:.3f} -> {gates}: {hm['contradicted']:.3f} / {hm['truth_recall']:.3f}; "
-              f"{clothing['contradicted']:.3f} / {clothing['truth_recall']:.3f}")
+        gates = pick(studio_records, tables, target, args.detection, confidence=args.confidence)
+        result = summary(studio_records, gates)
+        print(f"{target:.3f} -> {gates}: {result['contradicted']:.3f} / {result['truth_recall']:.3f}")
         if target == common_target:
-            chosen = gates
-    chosen = pick_classes(records, chosen, args.target, args.clothing_target, args.confidence)
-    print(f"\nper-class garment gates: { {k: v for k, v in chosen.items() if k.startswith('garment:')} }")
+            studio = gates
+    studio = pick_classes({"studio": (studio_records, args.target)}, studio, args.confidence)
+    scene = pick_scene(routed["scene"], studio, args.scene_target, args.confidence)
+    print(f"\nstudio gates: {studio}\nscene gates: {scene}")
     zero = {**dict.fromkeys(ATTRIBUTES, 0.0), "detection": 0.0}
-    result = {"gates": chosen, "target": args.target, "common_target": common_target, "confidence": args.confidence,
-              **{f"{domain}_calib_{name}": summary(records[domain], gates) for domain in records
-                 for name, gates in (("before", zero), ("after", chosen))}}
+    result = {"gates": studio, "scene_gates": {k: v for k, v in scene.items() if k.startswith("garment")},
+              "target": args.target, "common_target": common_target, "scene_target": args.scene_target,
+              "confidence": args.confidence,
+              **{f"{domain}_calib_{name}": routed_summary(records[domain], *gate_sets) for domain in records
+                 for name, gate_sets in (("before", (zero, zero)), ("studio_gates_only", (studio, studio)),
+                                         ("after", (studio, scene)))},
+              **{f"{name}_calib_after": summary(routed[name], gates) for name, gates in (("studio", studio),
+                                                                                         ("scene", scene))}}
     (args.out / "gates.json").write_text(json.dumps(result, indent=1) + "\n")
     print(json.dumps(result, indent=1))
 

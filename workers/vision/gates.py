@@ -2,10 +2,11 @@
 
 The models' own thresholds decide what they answer; the gates decide what the evidence pack hands the language
 stage, which states every garment, colour, gender and fabric it finds there. A wrong claim costs a shop more than an
-omitted one, so the gates are picked on H&M calibration products for few contradicted captions
-(training/tower/gates.py). The garments they keep back stay in the pack as `withheld` (the language stage never
-reads it): what the models saw is not lost, only not published. A claim with no confidence (a model without that
-head) is not gated: there is no signal.
+omitted one, so the gates are picked on calibration photos for few contradicted captions (training/tower/gates.py),
+one set per backdrop (workers/vision/backdrop.py: packshots on a light backdrop, and photos taken anywhere else,
+whose garment gates are their own: `Settings.statement_gates_for`). The garments they keep back stay in the pack as
+`withheld` (the language stage never reads it): what the models saw is not lost, only not published. A claim with
+no confidence (a model without that head) is not gated: there is no signal.
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from shared.images import DecodedImage
 from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, Neighbour
 from shared.settings import Settings, get_settings
 from workers.vision.attributes import decide, in_domain, mix
+from workers.vision.backdrop import backdrop_of
 from workers.vision.colour_model import ColourModel, ColourReading, read_colours_batch
 from workers.vision.colours import PersonMasker, dominant_colours_batch
 from workers.vision.embedder import ClipEmbedder, ImageAnalysis
@@ -263,8 +264,10 @@ class VisionPipeline:
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
-        stated = self._gated_garments(image, garments, whole_garment)
-        attributes = gate_attributes(attributes, self.settings.statement_gates)
+        backdrop = backdrop_of(image.rgb)
+        gates = self.settings.statement_gates_for(backdrop)
+        stated = self._gated_garments(image, garments, whole_garment, gates)
+        attributes = gate_attributes(attributes, gates)
         best: dict[str, float] = {}
         labels_by_id: dict[str, dict[str, Any]] = {}
         for found in neighbour_sets:
@@ -278,6 +281,7 @@ class VisionPipeline:
             garments=stated,
             withheld=_withheld(garments, stated, whole_garment),
             attributes=attributes,
+            backdrop=backdrop,
             neighbours=[Neighbour(product_id=pid, score=round(best[pid], 4)) for pid in ranked],
             style_examples=style_examples([labels_by_id[pid] for pid in ranked]),
             models=versions,
@@ -341,10 +345,10 @@ class VisionPipeline:
                                               "colour_confidence": _colour_confidence(reading)})
         return [coloured], [reading]
 
-    def _gated_garments(self, image: DecodedImage, garments: list[Garment], found: Garment | None) -> list[Garment]:
-        """The garments that clear the statement gate; when none does, the whole image's garment if it clears it
+    def _gated_garments(self, image: DecodedImage, garments: list[Garment], found: Garment | None,
+                        gates: Mapping[str, float]) -> list[Garment]:
+        """The garments that clear the statement gates; when none does, the whole image's garment if it clears them
         (an on-model shot whose detections the type head contradicts still names its product)."""
-        gates = self.settings.statement_gates
         kept = gate_garments(garments, gates)
         if kept or not garments or found is None or not gate_garments([found], gates):
             return kept

@@ -78,3 +78,22 @@ def test_given_class_gates_in_the_environment_then_settings_state_them_and_refus
     monkeypatch.setenv("P2P_GATE_GARMENT_CLASSES", '{"bag": 1.5}')
     with pytest.raises(ValidationError):
         Settings()
+
+
+def test_given_a_scene_photo_then_its_garment_gates_are_the_scene_ones_and_the_rest_the_studio_ones(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("P2P_GATE_SCENE_GARMENT", "0.6")
+    monkeypatch.setenv("P2P_GATE_SCENE_GARMENT_CLASSES", '{"dress": 0.8}')
+    settings = Settings()
+
+    scene, studio = settings.statement_gates_for("scene"), settings.statement_gates_for("studio")
+
+    assert scene["garment"] == 0.6 and scene["garment:dress"] == 0.8
+    assert not {k for k in scene if k.startswith("garment:")} - {"garment:dress"}  # no studio class gate leaks in
+    assert {k: scene[k] for k in ("colour", "gender", "fabric", "detection")} == {
+        k: studio[k] for k in ("colour", "gender", "fabric", "detection")}
+    assert studio == settings.statement_gates == settings.statement_gates_for(None)
+    monkeypatch.setenv("P2P_GATE_SCENE_GARMENT_CLASSES", '{"gown": 0.8}')
+    with pytest.raises(ValidationError, match="no detector class gown"):
+        Settings()

@@ -152,7 +152,8 @@ def test_given_gates_nothing_clears_then_the_pack_states_no_garment_and_withhold
     photos = [load_image(path, min_side=pipeline.min_side)
               for path in (sample_photos["zidane"], sample_photos["bus"], _clothing_photo("Pants"))]
     strict = VisionPipeline(get_settings().model_copy(update={
-        "gate_garment": 1.0, "gate_detection": 1.0, "gate_garment_classes": {}}))
+        "gate_garment": 1.0, "gate_detection": 1.0, "gate_garment_classes": {},
+        "gate_scene_garment": 1.0, "gate_scene_garment_classes": {}}))
 
     # When the packs are built with those gates and with the shipped ones
     withholding, shipped = strict.evidence_batch(photos), pipeline.evidence_batch(photos)
@@ -167,6 +168,29 @@ def test_given_gates_nothing_clears_then_the_pack_states_no_garment_and_withhold
     # and the shipped pack withholds only what it does not state
     for pack in shipped:
         assert not {(g.label, g.box) for g in pack.garments} & {(g.label, g.box) for g in pack.withheld}
+
+
+def test_each_photo_is_gated_by_the_gates_of_its_backdrop(tmp_path: Path) -> None:
+    # Given an amateur photo of trousers, and the same photo shrunk onto a white canvas (a packshot)
+    photo = _clothing_photo("Pants")
+    canvas = Image.new("RGB", (600, 800), "white")
+    product = Image.open(photo).convert("RGB")
+    product.thumbnail((400, 560))
+    canvas.paste(product, (100, 120))
+    canvas.save(tmp_path / "packshot.png")
+    # and gates that state every garment of a studio photo and none of a scene photo
+    pipeline = VisionPipeline(get_settings().model_copy(update={
+        "gate_garment": 0.0, "gate_garment_classes": {}, "gate_detection": 1.0,
+        "gate_scene_garment": 1.0, "gate_scene_garment_classes": {}}))
+
+    # When both are analysed
+    scene, studio = (pipeline.evidence(load_image(path, min_side=pipeline.min_side))
+                     for path in (photo, tmp_path / "packshot.png"))
+
+    # Then the pack says which backdrop it saw, and the scene photo's garments were held to the scene gates
+    assert (scene.backdrop, studio.backdrop) == ("scene", "studio")
+    assert scene.garments == [] and scene.withheld
+    assert studio.garments
 
 
 def _lone_detection(pipeline: VisionPipeline, detected: str, head_kind: str, prob: float) -> list[Any]:
