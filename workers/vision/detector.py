@@ -21,7 +21,7 @@ from shared.images import DecodedImage
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from shared.vocab import GARMENT_LABELS
-from workers.vision.letterbox import Placement, letterbox_tensor, to_image_boxes
+from workers.vision.letterbox import Placement, canvas_shape, letterbox_tensor, to_image_boxes
 from workers.vision.nms import class_aware_nms, xywh_to_xyxy
 
 BUNDLED_DETECTOR = "detector/garments-yolov8n.onnx"
@@ -96,14 +96,29 @@ class GarmentDetector:
         return self.detect_batch([image])[0]
 
     def detect_batch(self, images: Sequence[DecodedImage]) -> list[list[Detection]]:
-        """Detections per image, in order; ONE session call per chunk of `settings.detector_batch_size` images."""
+        """Detections per image, in order; ONE session call per chunk of `settings.detector_batch_size` images of
+        the same canvas shape.
+
+        A batch shares one letterbox canvas, and a photo padded onto a larger canvas than its own (a portrait one
+        beside a landscape one) gets other detections near the score threshold: a job's evidence would depend on
+        the jobs it happened to be batched with. Grouping by each image's own canvas keeps every image's input
+        equal to its input alone."""
         self._check_model()
-        results: list[list[Detection]] = []
-        step = self.batch_size
-        for start in range(0, len(images), step):
-            prepared = self.prepare(images[start : start + step])
-            results.extend(self.postprocess(self.infer(prepared.tensor), prepared))
+        results: list[list[Detection]] = [[] for _ in images]
+        for indices in self._same_canvas_chunks(images):
+            prepared = self.prepare([images[i] for i in indices])
+            for i, found in zip(indices, self.postprocess(self.infer(prepared.tensor), prepared), strict=True):
+                results[i] = found
         return results
+
+    def _same_canvas_chunks(self, images: Sequence[DecodedImage]) -> list[list[int]]:
+        """Indices of `images` grouped by the canvas each would get alone (first-seen order), in chunks of at most
+        the detector batch size."""
+        groups: dict[tuple[int, int], list[int]] = {}
+        for i, image in enumerate(images):
+            groups.setdefault(canvas_shape([image.rgb.shape[:2]], self.input_size), []).append(i)
+        step = self.batch_size
+        return [indices[start:start + step] for indices in groups.values() for start in range(0, len(indices), step)]
 
     def prepare(self, images: Sequence[DecodedImage]) -> PreparedBatch:
         # NCHW float in [0, 1], each resized image scaled straight into its window (no uint8 canvas in between)

@@ -81,9 +81,12 @@ def test_given_two_photos_and_a_blank_when_batched_then_one_detector_and_one_emb
 
 
 def test_batched_packs_equal_single_packs(pipeline: VisionPipeline, sample_photos: dict[str, Path]) -> None:
-    """Same-shaped images (the detector letterboxes a batch onto one canvas, so shapes must match)."""
-    image = load_image(sample_photos["zidane"], min_side=pipeline.min_side)
-    assert pipeline.evidence_batch([image, image]) == [pipeline.evidence(image)] * 2
+    """A job's pack does not depend on the jobs batched with it: landscape, portrait and small photos mixed."""
+    images = [load_image(path, min_side=pipeline.min_side)
+              for path in (sample_photos["zidane"], sample_photos["bus"], _clothing_photo("Pants"),
+                           sample_photos["zidane"])]
+    assert len({image.rgb.shape[:2] for image in images}) == 3
+    assert pipeline.evidence_batch(images) == [pipeline.evidence(image) for image in images]
 
 
 def test_zidane_wears_dark_jackets(pipeline: VisionPipeline, sample_photos: dict[str, Path]) -> None:
