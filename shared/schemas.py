@@ -54,14 +54,15 @@ class Garment(_Strict):
 
 
 # the `source` of a fact the shop gave: its job attributes, or its product title (workers/vision/shop.py)
-SHOP_SOURCE, TITLE_SOURCE = "shop", "shop_title"
-SHOP_SOURCES = frozenset({SHOP_SOURCE, TITLE_SOURCE})
+SHOP_SOURCE, TITLE_SOURCE, CATALOGUE_SOURCE = "shop", "shop_title", "shop_catalogue"
+SHOP_SOURCES = frozenset({SHOP_SOURCE, TITLE_SOURCE, CATALOGUE_SOURCE})
 
 
 class Attribute(_Strict):
     value: str | None = Field(description="None when the vote fell below the confidence threshold")
     confidence: Unit
-    source: str | None = Field(None, description="'shop' (job attributes), 'shop_title', or 'image' (our models)")
+    source: str | None = Field(None, description="'shop' (job attributes), 'shop_catalogue' (the shop's catalogue "
+                                        "row of the job's SKU), 'shop_title', or 'image' (our models)")
 
 
 class Attributes(_Strict):

@@ -27,10 +27,13 @@ LLM_CHOICES = ("auto", "local", "endpoint", "none")
 ENDPOINT_PROBE_TIMEOUT_S = 3.0
 
 
-def vision_packs(images: tuple[Path, ...], settings: Settings) -> list[EvidencePack]:
-    """Evidence packs from photos through the vision stage; a missing runtime or model is named in the error."""
+def vision_packs(images: tuple[Path, ...], settings: Settings,
+                 shop: ShopMetadata | None = None) -> list[EvidencePack]:
+    """Evidence packs from photos through the vision stage, decoded and completed with the shop's facts as the
+    vision worker does (`workers/tasks/vision.py`); a missing runtime or model is named in the error."""
     try:
         from workers.vision.pipeline import VisionPipeline
+        from workers.vision.shop import apply_shop, catalogue_item
     except ImportError as exc:
         raise ModelNotAvailableError(
             f"the vision stage cannot load ({exc}): install the runtime with pip install 'pixels2posts[cpu]', or "
@@ -38,8 +41,11 @@ def vision_packs(images: tuple[Path, ...], settings: Settings) -> list[EvidenceP
         ) from exc
     from shared.images import load_image
 
-    decoded = [load_image(path) for path in images]
-    return VisionPipeline(settings).evidence_batch(decoded)
+    pipeline = VisionPipeline(settings)
+    decoded = [load_image(path, min_side=pipeline.min_side) for path in images]
+    packs = pipeline.evidence_batch(decoded)
+    catalogue = catalogue_item(pipeline.index, settings, shop.sku if shop else None)
+    return [apply_shop(pack, shop, catalogue) for pack in packs]
 
 
 def evidence_packs(files: tuple[Path, ...]) -> list[EvidencePack]:
@@ -173,7 +179,7 @@ def caption(images: tuple[Path, ...], evidence_files: tuple[Path, ...], sku: str
     except ValidationError as exc:
         raise click.BadParameter(str(exc)) from exc
     sources = [str(path) for path in images] + [str(path) for path in evidence_files]
-    packs = (vision_packs(images, settings) if images else []) + evidence_packs(evidence_files)
+    packs = (vision_packs(images, settings, meta) if images else []) + evidence_packs(evidence_files)
     with choose_llm(settings, "local" if local_llm else llm_mode) as choice:
         writer = CaptionWriter(choice.settings, disabled_reason=choice.disabled_reason)
         results = [writer.write(pack, meta) for pack in packs]

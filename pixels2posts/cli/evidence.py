@@ -30,8 +30,8 @@ def _summary(path: Path, pack: EvidencePack) -> str:
     return "\n".join(lines)
 
 
-def _shop_metadata(title: str | None, attributes: tuple[str, ...]) -> ShopMetadata | None:
-    if title is None and not attributes:
+def _shop_metadata(title: str | None, attributes: tuple[str, ...], sku: str | None = None) -> ShopMetadata | None:
+    if title is None and not attributes and sku is None:
         return None
     given: dict[str, str] = {}
     for pair in attributes:
@@ -40,7 +40,7 @@ def _shop_metadata(title: str | None, attributes: tuple[str, ...]) -> ShopMetada
             keys = ", ".join(ShopAttributes.model_fields)
             raise click.BadParameter(f"{pair!r}: use KEY=VALUE with KEY one of {keys}", param_hint="--attribute")
         given[key.strip()] = value.strip()
-    return ShopMetadata(title=title, attributes=ShopAttributes(**given) if given else None)
+    return ShopMetadata(sku=sku, title=title, attributes=ShopAttributes(**given) if given else None)
 
 
 @click.command()
@@ -48,21 +48,24 @@ def _shop_metadata(title: str | None, attributes: tuple[str, ...]) -> ShopMetada
 @click.option("--json", "as_json", is_flag=True, help="One JSON evidence pack per line.")
 @click.option("--draw", "draw_to", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write a picture with boxes, labels and colour swatches (OUT.png; OUT-<n>.png for many).")
+@click.option("--sku", default=None,
+              help="The product's SKU: with a shop's own index (P2P_INDEX_DIR), its catalogue row is evidence.")
 @click.option("--title", default=None, help="The shop's product title (its words are evidence).")
 @click.option("--attribute", "attributes", multiple=True, metavar="KEY=VALUE",
               help="A shop-stated attribute: gender, fabric, colour or category (repeatable); it takes precedence.")
-def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, title: str | None,
+def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, sku: str | None, title: str | None,
              attributes: tuple[str, ...]) -> None:
     """Detect garments, name their colours, retrieve similar products and vote attributes."""
     from pixels2posts.evaluation.draw import save_drawing
     from shared.errors import P2PError
     from shared.images import DecodedImage, load_image
     from workers.vision.pipeline import VisionPipeline
-    from workers.vision.shop import apply_shop
+    from workers.vision.shop import apply_shop, catalogue_item
 
-    shop = _shop_metadata(title, attributes)
+    shop = _shop_metadata(title, attributes, sku)
 
     pipeline = VisionPipeline()
+    catalogue = catalogue_item(pipeline.index, pipeline.settings, sku)
     readable: list[tuple[Path, DecodedImage]] = []
     failed = 0
     for path in images:
@@ -73,7 +76,7 @@ def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, titl
             click.echo(f"error [{exc.code}] {path}: {exc}", err=True)
     packs = pipeline.evidence_batch([image for _, image in readable])
     for n, ((path, image), pack) in enumerate(zip(readable, packs, strict=True)):
-        pack = apply_shop(pack, shop)
+        pack = apply_shop(pack, shop, catalogue)
         click.echo(pack.model_dump_json() if as_json else _summary(path, pack))
         if draw_to is not None:
             target = draw_to if len(images) == 1 else draw_to.with_name(f"{draw_to.stem}-{n}{draw_to.suffix}")

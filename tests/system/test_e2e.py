@@ -95,8 +95,24 @@ def vision_stage() -> str:
 
 
 @pytest.fixture()
+def shop_catalogue() -> list[dict[str, str]]:
+    """The shop's catalogue its vision worker indexes (P2P_INDEX_DIR); none: the bundled index."""
+    return []
+
+
+def build_shop_index(rows: list[dict[str, str]], folder: Path) -> Path:
+    """`pixels2posts index build` over the committed photos: the shop's own index, as a shop would make it."""
+    catalogue = folder / "shop.jsonl"
+    catalogue.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    subprocess.run([sys.executable, "-m", "pixels2posts", "index", "build", str(catalogue), "--out",
+                    str(folder / "index")], check=True, capture_output=True, timeout=300)
+    return folder / "index"
+
+
+@pytest.fixture()
 def stack(
-    redis_url: str, pg_schema_url: str, llm_url: str, vision_stage: str, tmp_path: Path
+    redis_url: str, pg_schema_url: str, llm_url: str, vision_stage: str, shop_catalogue: list[dict[str, str]],
+    tmp_path: Path
 ) -> Iterator[Stack]:
     ports = {name: free_port() for name in ("api", "flower", "vision", "language")}
     env = {
@@ -108,6 +124,8 @@ def stack(
         "P2P_LLM_RATE_LIMIT_PER_S": "1000", "P2P_LANGUAGE_CONCURRENCY": "8", "P2P_ORT_INTRA_THREADS": "1",
         "P2P_ALLOW_PRIVATE_URLS": "true", "P2P_WEBHOOK_SECRET": SECRET,
     }
+    if shop_catalogue:
+        env["P2P_INDEX_DIR"] = str(build_shop_index(shop_catalogue, tmp_path))
     cli = [sys.executable, "-m", "pixels2posts"]
     commands = {
         "flower": [sys.executable, "-m", "celery", "-A", "workers.celery_app", "flower", "--address=127.0.0.1",
@@ -178,9 +196,15 @@ def photos(vision_stage: str) -> list[bytes]:
     return [sample[n % len(sample)] for n in range(JOBS)]
 
 
-@pytest.mark.parametrize("vision_stage", [MAIN_STAGE])
+# the shop's catalogue knows SKU-3 (a kids' product) and SKU-4; the SKUs 0 to 2 are not in it
+SHOP_CATALOGUE = [{"id": "SKU-3", "image": str(sorted(SAMPLE_PHOTOS.glob("*.jpg"))[3]), "gender": "kids",
+                   "category": "Hoodie"},
+                  {"id": "SKU-4", "image": str(sorted(SAMPLE_PHOTOS.glob("*.jpg"))[4]), "gender": "men"}]
+
+
+@pytest.mark.parametrize("vision_stage, shop_catalogue", [(MAIN_STAGE, SHOP_CATALOGUE if MAIN_STAGE == REAL else [])])
 def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succeed_in_batches(
-    stack: Stack, vision_stage: str
+    stack: Stack, vision_stage: str, shop_catalogue: list[dict[str, str]]
 ) -> None:
     images = photos(vision_stage)
     with Client(stack.api_url, KEY) as client, ThreadPoolExecutor(16) as pool:
@@ -197,6 +221,12 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
     for job in finished:
         assert job["result"]["evidence"]["image"]["sha256"] == job["image_sha256"]
         assert job["result"]["caption"]
+    if shop_catalogue:  # the shop's catalogue row of a job's SKU is evidence, marked as the shop's
+        genders = {(job["sku"], json.dumps(job["result"]["evidence"]["attributes"]["gender"], sort_keys=True))
+                   for job in finished}
+        kids = json.dumps({"confidence": 1.0, "source": "shop_catalogue", "value": "kids"}, sort_keys=True)
+        assert {gender for sku, gender in genders if sku == "SKU-3"} == {kids}
+        assert all("shop_catalogue" not in gender for sku, gender in genders if sku in ("SKU-0", "SKU-1", "SKU-2"))
 
     batches = httpx.get(stack.vision_metrics_url).text
     assert metric(batches, "p2p_vision_batch_size_sum") == JOBS

@@ -15,7 +15,7 @@ from shared.schemas import ShopMetadata
 from shared.store.repository import Message
 from workers.celery_app import app
 from workers.tasks.outcomes import RETRY_OPTIONS, take
-from workers.vision.shop import apply_shop
+from workers.vision.shop import apply_shop, catalogue_item
 
 
 # ignore_result: the durable result is the job's SQL row (and the outbox message it hands on); nothing reads
@@ -34,8 +34,10 @@ def vision_job(
                              limits=ImageLimits.of(settings))
         future = vision.batcher.submit(image)
         pack = future.result(timeout=vision_task_budget_s(settings))
-        # the shop's own attributes and title outrank the image votes (marked with their source in the pack)
-        pack = apply_shop(pack, ShopMetadata.model_validate(meta) if meta else None)
+        # the shop's own attributes, catalogue row and title outrank the image votes (marked with their source)
+        shop = ShopMetadata.model_validate(meta) if meta else None
+        catalogue = catalogue_item(getattr(vision.pipeline, "index", None), settings, shop.sku if shop else None)
+        pack = apply_shop(pack, shop, catalogue)
         message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
                           f"{job_id}.language")
         runtime.store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)

@@ -37,6 +37,7 @@ class ProductIndex:
         self._faiss: Any = None
         self._items: list[dict[str, Any]] = []
         self._manifest: dict[str, Any] = {}
+        self._by_id: dict[str, dict[str, Any]] = {}
         self._lock = threading.Lock()
 
     @classmethod
@@ -87,6 +88,15 @@ class ProductIndex:
         self._ensure()
         return self._items[row]
 
+    def find(self, item_id: str) -> dict[str, Any] | None:
+        """The item with this id (a shop's SKU, in the index built from its catalogue), or None."""
+        self._ensure()
+        by_id = self._by_id
+        if len(by_id) != len(self._items):  # first use, or items added since (ids are unique)
+            by_id = {str(item["id"]): item for item in self._items}
+            self._by_id = by_id
+        return by_id.get(item_id)
+
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector; rows are -1 where the index has fewer than k items."""
         self._ensure()
@@ -101,7 +111,7 @@ class ProductIndex:
     def reload(self) -> None:
         """Forget what was loaded; the next use reads the folder again (after a build rewrote it)."""
         with self._lock:
-            self._faiss, self._items, self._manifest = None, [], {}
+            self._faiss, self._items, self._manifest, self._by_id = None, [], {}, {}
 
     def vectors(self) -> np.ndarray:
         """All stored vectors (flat and HNSW-flat indexes keep them exactly)."""

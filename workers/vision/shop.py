@@ -1,16 +1,31 @@
 """The shop's own words about its product are evidence, with precedence over our models' votes.
 
-Explicit job attributes (`ShopMetadata.attributes`: gender, fabric, colour, category) come first, then what the
-title names; each is marked with its source ('shop', 'shop_title'). A vote from the image that contradicts them is
-dropped: the attribute is replaced, a whole-image garment of another class is relabelled (a pack with no garment
-gets the shop's), and garment colours of another colour family than the shop's colour are dropped (the shop's
-colour, when it is a palette name, becomes the colour of a lone garment: the language stage states garment colours).
+Explicit job attributes (`ShopMetadata.attributes`: gender, fabric, colour, category) come first, then the shop's
+catalogue row of the job's SKU (when the index is the shop's own, built with `pixels2posts index build`), then what
+the title names; each is marked with its source ('shop', 'shop_catalogue', 'shop_title'). A vote from the image that
+contradicts them is dropped: the attribute is replaced, a whole-image garment of another class is relabelled (a pack
+with no garment gets the shop's), and garment colours of another colour family than the shop's colour are dropped
+(the shop's colour, when it is a palette name, becomes the colour of a lone garment: the language stage states
+garment colours).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from shared.palette import COLOUR_NAMES, FAMILY_OF, PALETTE
-from shared.schemas import SHOP_SOURCE, TITLE_SOURCE, Attribute, Colour, EvidencePack, Garment, ShopMetadata
+from shared.schemas import (
+    CATALOGUE_SOURCE,
+    SHOP_SOURCE,
+    TITLE_SOURCE,
+    Attribute,
+    Colour,
+    EvidencePack,
+    Garment,
+    ShopMetadata,
+)
+from shared.settings import Settings
 from workers.vision.colour_model import agree, lexicon_families
 from workers.vision.garment_types import COARSE, category_of
 from workers.vision.labels_text import fabric_from_text, gender_from_title, normalise_gender
@@ -25,27 +40,44 @@ def _colour(value: str | None) -> str | None:
     return key if key in COLOUR_NAMES or key in _FAMILIES else key or None
 
 
-def shop_facts(shop: ShopMetadata | None) -> dict[str, tuple[str, str]]:
-    """attribute -> (normalised value, source) for what the shop says, explicit attributes first."""
-    if shop is None:
-        return {}
+def shop_facts(shop: ShopMetadata | None,
+               catalogue: Mapping[str, Any] | None = None) -> dict[str, tuple[str, str]]:
+    """attribute -> (normalised value, source) for what the shop says: explicit attributes over its catalogue row
+    (`catalogue`: the index item of the job's SKU) over its title."""
     facts: dict[str, tuple[str, str]] = {}
-    title = shop.title or ""
+    title = (shop.title if shop is not None else None) or ""
     from_title = {"gender": gender_from_title(title), "fabric": fabric_from_text(title) if title else None,
                   "category": category_of(title)}
     for name, value in from_title.items():
         if value:
             facts[name] = (value, TITLE_SOURCE)
-    given = shop.attributes
+    for name, value in _labels(catalogue or {}).items():
+        if value:
+            facts[name] = (value, CATALOGUE_SOURCE)
+    given = shop.attributes if shop is not None else None
     if given is not None:
-        explicit = {"gender": normalise_gender(given.gender),
-                    "fabric": fabric_from_text(given.fabric) if given.fabric else None,
-                    "colour": _colour(given.colour),
-                    "category": category_of(given.category) or (given.category or "").strip().lower() or None}
-        for name, value in explicit.items():
+        for name, value in _labels(given.model_dump()).items():
             if value:
                 facts[name] = (value, SHOP_SOURCE)
     return facts
+
+
+def _labels(given: Mapping[str, Any]) -> dict[str, str | None]:
+    """gender, fabric, colour and category of a shop's record (job attributes or a catalogue row), normalised."""
+    fabric, category = given.get("fabric"), given.get("category")
+    return {"gender": normalise_gender(given.get("gender")),
+            "fabric": fabric_from_text(str(fabric)) if fabric else None,
+            "colour": _colour(given.get("colour")),
+            "category": category_of(str(category or "")) or str(category or "").strip().lower() or None}
+
+
+def catalogue_item(index: Any, settings: Settings, sku: str | None) -> dict[str, Any] | None:
+    """The shop's catalogue row for a job's SKU: only from the shop's own index (`P2P_INDEX_DIR`), since the
+    bundled index's ids are another catalogue's and a SKU that happened to equal one would borrow its labels."""
+    if not sku or settings.index_dir is None or index is None:
+        return None
+    found: dict[str, Any] | None = index.find(sku)
+    return found
 
 
 def _relabel(garments: list[Garment], category: str, source: str) -> list[Garment]:
@@ -86,9 +118,11 @@ def _recolour(garments: list[Garment], colour: str) -> list[Garment]:
     return out
 
 
-def apply_shop(pack: EvidencePack, shop: ShopMetadata | None) -> EvidencePack:
-    """A copy of `pack` in which the shop's facts replace the image votes they contradict."""
-    facts = shop_facts(shop)
+def apply_shop(pack: EvidencePack, shop: ShopMetadata | None,
+               catalogue: Mapping[str, Any] | None = None) -> EvidencePack:
+    """A copy of `pack` in which the shop's facts (its job attributes, `catalogue`: its catalogue row of the job's
+    SKU, its title) replace the image votes they contradict."""
+    facts = shop_facts(shop, catalogue)
     if not facts:
         return pack
     attributes = pack.attributes.model_copy()

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ from click.testing import CliRunner
 from pixels2posts.catalog.reader import CatalogItem
 from pixels2posts.cli import cli
 from shared.images import load_image
+from shared.schemas import Attribute, EvidencePack
 from workers.vision.embedder import ClipEmbedder
 from workers.vision.index import ProductIndex
 
@@ -85,3 +88,28 @@ def test_given_a_catalogue_that_labels_kids_only_when_built_then_it_warns_that_t
     full = CliRunner().invoke(cli, ["index", "build", str(_jsonl(tmp_path / "f.jsonl", catalogue_items)),
                                     "--out", str(tmp_path / "idx2")])
     assert full.exit_code == 0 and "warning: gender" not in full.output
+
+
+def test_given_a_shop_index_when_a_photo_comes_with_its_sku_then_its_catalogue_row_is_evidence(
+        tmp_path: Path, catalogue_items: list[CatalogItem]) -> None:
+    # Given the shop's own index built from its catalogue (the made-up catalogue's fourth product is a men's one)
+    folder = tmp_path / "index"
+    built = CliRunner().invoke(cli, ["index", "build", str(_jsonl(tmp_path / "shop.jsonl", catalogue_items)),
+                                     "--out", str(folder)])
+    assert built.exit_code == 0, built.output
+    product = catalogue_items[3]
+    assert product.gender == "men"
+
+    # When its photo is analysed with its SKU, against the shop's index and against the bundled one
+    def pack_with(env: dict[str, str]) -> EvidencePack:
+        done = subprocess.run(["pixels2posts", "evidence", product.image, "--sku", product.id, "--json"],
+                              env=env, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, done.stderr
+        return EvidencePack.model_validate_json(done.stdout.splitlines()[0])
+
+    base = {k: v for k, v in os.environ.items() if k != "P2P_INDEX_DIR"}
+    own, bundled = pack_with({**base, "P2P_INDEX_DIR": str(folder)}), pack_with(base)
+
+    # Then the shop's catalogue states the gender, marked as its own; the bundled index lends no SKU a row
+    assert own.attributes.gender == Attribute(value="men", confidence=1.0, source="shop_catalogue")
+    assert bundled.attributes.gender.source != "shop_catalogue"

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import numpy as np
 from click.testing import CliRunner
 
 from pixels2posts.cli import cli
 from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, ShopAttributes, ShopMetadata
-from workers.vision.shop import apply_shop, shop_facts
+from shared.settings import Settings
+from workers.vision.index import ProductIndex
+from workers.vision.shop import apply_shop, catalogue_item, shop_facts
 
 
 def _pack(garments: list[Garment], gender: str | None = "women") -> EvidencePack:
@@ -82,3 +87,42 @@ def test_a_pack_the_gates_left_without_a_garment_gets_the_shops_garment_in_the_s
         ("jacket", "coat", "shop_title", (0.0, 0.0, 100.0, 100.0))]
     assert [c.name for c in pack.garments[0].colours] == ["navy"]
     assert apply_shop(_pack([]), ShopMetadata(title="Gift card")).garments == []  # no garment word: none made up
+
+
+def test_the_catalogue_row_of_the_sku_beats_the_title_and_explicit_attributes_beat_both() -> None:
+    # Given a title saying women's linen, a catalogue row saying men's denim trousers in blue, and an explicit fabric
+    shop = ShopMetadata(sku="SKU-1", title="Women's linen shirt", attributes=ShopAttributes(fabric="wool"))
+    row = {"id": "SKU-1", "gender": "men", "fabric": "denim", "colour": "Blue", "category": "Trousers"}
+
+    # When the pack is completed with all three
+    facts = shop_facts(shop, row)
+    pack = apply_shop(_pack([_garment("shirt", source="detector")]), shop, row)
+
+    # Then the catalogue outranks the title, the job's own attributes outrank the catalogue
+    assert facts == {"gender": ("men", "shop_catalogue"), "fabric": ("wool", "shop"),
+                     "colour": ("blue", "shop_catalogue"), "category": ("pants", "shop_catalogue")}
+    assert pack.attributes.gender == Attribute(value="men", confidence=1.0, source="shop_catalogue")
+    assert [(g.label, g.source) for g in pack.garments] == [("pants", "shop_catalogue")]  # a lone detection
+    assert shop_facts(None, None) == {} and shop_facts(ShopMetadata(sku="SKU-1"), None) == {}
+
+
+def test_a_sku_is_looked_up_only_in_the_shops_own_index(tmp_path: Path) -> None:
+    # Given an index of two products, used as the shop's own index and as if it were the bundled one
+    index = _index(tmp_path, ["SKU-1", "SKU-2"])
+    own, bundled = Settings(index_dir=tmp_path / "index"), Settings(index_dir=None)
+
+    # Then a SKU finds its row only in the shop's own index, and an unknown SKU finds nothing
+    found = catalogue_item(index, own, "SKU-2")
+    assert found is not None and (found["id"], found["gender"], found["category"]) == ("SKU-2", "women", "dress")
+    assert catalogue_item(index, own, "SKU-9") is None and catalogue_item(index, own, None) is None
+    assert catalogue_item(index, bundled, "SKU-2") is None
+
+
+def _index(folder: Path, ids: list[str]) -> ProductIndex:
+    from pixels2posts.catalog.build import create_index
+    from pixels2posts.catalog.reader import CatalogItem
+
+    vectors = np.eye(len(ids), 8, dtype=np.float32)
+    items = [CatalogItem(id=i, image="", gender="women", category="dress", group=i) for i in ids]
+    create_index(folder / "index", vectors, items, clip_version="test")
+    return ProductIndex(folder / "index")
