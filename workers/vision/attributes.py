@@ -5,8 +5,9 @@ A wrong "for women" on a men's shirt costs more than an omitted gender, so an at
     calibration products), or the index's calibrated vote clears the settings threshold;
   - the index's neighbour vote, when it has an opinion, names the same value;
   - the whole image and its garment crops name the same value (when there are crops);
-  - the query looks like the index's own products: its best neighbour similarity is not below the index's own
-    low percentile (`manifest["similarity"]`, measured at build time by leave-product-out queries).
+  - the query looks like the index's own products: its best neighbour similarity (over its garment crops and the
+    whole image) is not below the index's own low percentile (`manifest["similarity"]`, measured at build time by
+    leave-product-out queries of whole catalogue photos).
 Mirrors `training/tower/decide.py`, where the thresholds were chosen and the rule was measured.
 """
 

@@ -260,7 +260,10 @@ class VisionPipeline:
         flat = self._flat(image)
         whole_garment = None if flat else self._whole_image_garment(image, analysis, whole)
         garments, readings = self._garment_types(image, garments, readings, analysis, parts, flat, whole_garment)
-        best_similarity = max((s for found in neighbour_sets for _, s in found), default=-1.0)
+        # the index's own statistic compares whole catalogue photos with each other, so the whole image's best
+        # neighbour counts too (a garment crop is rarely as close to a catalogue photo as the photo it came from)
+        best_similarity = max((s for found in [*neighbour_sets, self._neighbours(scores[whole], rows[whole])]
+                               for _, s in found), default=-1.0)
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
