@@ -161,6 +161,8 @@ def _last_hand_off(db: str) -> float:
             last = connection.execute(sqlalchemy.select(sqlalchemy.func.max(OutboxMessage.created_at))).scalar_one()
     finally:
         engine.dispose()
+    if last is None:
+        raise SystemExit("the workers counted every job, but none was handed to the language stage: see their logs")
     if last.tzinfo is None:  # SQLite keeps the UTC stamp without its zone
         last = last.replace(tzinfo=UTC)
     return float(last.timestamp())

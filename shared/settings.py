@@ -87,6 +87,9 @@ class Settings(BaseSettings):
     clip_image_path: Path | None = Field(None, description="CLIP image-tower ONNX; default: the bundled one.")
     clip_text_path: Path | None = Field(None, description="CLIP text-tower ONNX; default: the bundled one.")
     index_dir: Path | None = Field(None, description="Product index folder; default: the bundled demo index.")
+    index_tenant: str | None = Field(
+        None, description="The tenant whose catalogue P2P_INDEX_DIR is: only its jobs' SKUs are looked up in it "
+                          "(unset: every job's, a single-shop deployment).")
     garment_min_score: float = Field(
         0.35, ge=0.0, le=1.0, description="Detections below this score stay out of the evidence pack."
     )

@@ -66,6 +66,10 @@ def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, sku:
 
     pipeline = VisionPipeline()
     catalogue = catalogue_item(pipeline.index, pipeline.settings, sku)
+    if sku is not None and catalogue is None:
+        where = "P2P_INDEX_DIR is not set (the bundled index is not a shop's catalogue)" \
+            if pipeline.settings.index_dir is None else f"no product {sku!r} in {pipeline.settings.index_dir}"
+        click.echo(f"note: --sku {sku}: {where}; no catalogue row is used", err=True)
     readable: list[tuple[Path, DecodedImage]] = []
     failed = 0
     for path in images:

@@ -59,7 +59,7 @@ class RagSystem:
 
         if image not in self._packs:
             started = time.perf_counter()
-            pack = self._vision.evidence(load_image(image))
+            pack = self._vision.evidence(load_image(image, min_side=self._vision.min_side))
             self._packs[image] = (pack, time.perf_counter() - started)
         pack, vision_seconds = self._packs[image]
         started = time.perf_counter()

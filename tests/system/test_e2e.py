@@ -226,6 +226,7 @@ def test_given_the_running_stack_when_50_jobs_arrive_concurrently_then_all_succe
                    for job in finished}
         kids = json.dumps({"confidence": 1.0, "source": "shop_catalogue", "value": "kids"}, sort_keys=True)
         assert {gender for sku, gender in genders if sku == "SKU-3"} == {kids}
+        assert {json.loads(gender)["value"] for sku, gender in genders if sku == "SKU-4"} == {"men"}
         assert all("shop_catalogue" not in gender for sku, gender in genders if sku in ("SKU-0", "SKU-1", "SKU-2"))
 
     batches = httpx.get(stack.vision_metrics_url).text

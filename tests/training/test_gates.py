@@ -16,6 +16,7 @@ from training.tower.gates import (
     routed_summary,
     summary,
 )
+from workers.vision.gates import garment_gate
 
 BLACK = Colour(name="black", rgb=(10, 10, 10), share=0.9)
 
@@ -106,7 +107,8 @@ def test_given_scene_photos_the_head_is_right_about_at_lower_confidence_then_the
     scene = pick_scene(scene_records, studio, target=0.0)
 
     # Then scene garments at 0.7 are stated, the 0.5 one is not, and the non-garment gates stay the studio ones
-    assert 0.5 < scene["garment"] <= 0.7 or all(scene.get(f"garment:{c}", 1.0) <= 0.7 for c in ("pants", "shirt"))
+    assert garment_gate("pants", scene) <= 0.7 and garment_gate("shirt", scene) <= 0.75
+    assert garment_gate("skirt", scene) > 0.5
     assert {k: scene[k] for k in ("colour", "gender", "fabric", "detection")} == {
         k: studio[k] for k in ("colour", "gender", "fabric", "detection")}
     assert summary(scene_records, scene)["contradicted"] == 0.0
@@ -115,3 +117,9 @@ def test_given_scene_photos_the_head_is_right_about_at_lower_confidence_then_the
     both = routed_summary(studio_records + scene_records, studio, scene)
     assert both["n"] == 5 and both["contradicted"] == 0.0
     assert routed_summary(studio_records + scene_records, scene, scene)["contradicted"] == 0.2
+
+
+def test_given_no_scene_photo_then_the_scene_gates_are_the_studio_ones() -> None:
+    studio = {"garment": 0.9, "detection": 1.0, "colour": 0.93, "gender": 0.98, "fabric": 0.93, "garment:bag": 0.5}
+    assert pick_scene([], studio, target=0.03) == studio
+    assert routed_summary([], studio, studio) == {"n": 0, "contradicted": 0.0, "truth_recall": 0.0}

@@ -233,6 +233,8 @@ def pick_scene(records: Sequence[Record], studio: dict[str, float], target: floa
     """The garment gates of scene photos: the common one with the highest truth recall within `target`, then one
     per class as in `pick_classes`. Colour, gender, fabric and detection keep the studio gates: the scene photos of
     the calibration folds carry almost no colour, gender or fabric truth to pick them on."""
+    if not records:
+        return dict(studio)  # no scene photo to pick on: the studio gates
     base = {name: gate for name, gate in studio.items() if not name.startswith("garment")}
     best: tuple[float, dict[str, float]] | None = None
     for gate in CANDIDATES:
@@ -255,12 +257,13 @@ def by_backdrop(records: Mapping[str, Sequence[Record]]) -> dict[str, list[Recor
 
 def routed_summary(records: Sequence[Record], studio: dict[str, float], scene: dict[str, float]) -> dict[str, float]:
     """`summary` with each record under the gates of its backdrop."""
-    parts = by_backdrop({"all": records})
-    results = [(summary(part, gates), len(part)) for part, gates in ((parts["studio"], studio),
-                                                                      (parts["scene"], scene)) if part]
-    total = sum(n for _, n in results)
-    return {"n": total, **{key: sum(result[key] * n for result, n in results) / total
-                           for key in ("contradicted", "truth_recall")}}
+    by_record = [scene if record.pack.backdrop == "scene" else studio for record in records]
+    scores = [score_claims(text_claims(stated_text(gated(record, gates))), record.truth)
+              for record, gates in zip(records, by_record, strict=True)]
+    recalls = [s.recall for s in scores if s.recall is not None]
+    return {"n": len(scores),
+            "contradicted": float(np.mean([s.any_contradiction for s in scores])) if scores else 0.0,
+            "truth_recall": float(np.mean(recalls)) if recalls else 0.0}
 
 
 def calibration_rows(catalog: Path, clothing: Path, limit: int) -> dict[str, list[dict[str, str]]]:
@@ -338,6 +341,8 @@ def main(argv: list[str] | None = None) -> None:
     for domain in ("hm", "clothing"):
         signals = args.out / f"gate-signals-{domain}-calib.jsonl"
         records[domain] = load(signals) if rows is None else collect(rows[domain], signals, domain == "hm")
+    if any(record.pack.backdrop is None for domain in records.values() for record in domain):
+        raise SystemExit("these signals predate evidence pack 1.4 (no backdrop): collect them again without --reuse")
     routed = by_backdrop(records)
     for name, backdrop_records in routed.items():
         print_curves(f"{name} photos of the calibration folds ({len(backdrop_records)})",
@@ -349,8 +354,8 @@ def main(argv: list[str] | None = None) -> None:
     studio: dict[str, float] = {}
     for target in sorted({0.01, 0.015, 0.02, 0.03, 0.05, 0.1, common_target}):
         gates = pick(studio_records, tables, target, args.detection, confidence=args.confidence)
-        result = summary(studio_records, gates)
-        print(f"{target:.3f} -> {gates}: {result['contradicted']:.3f} / {result['truth_recall']:.3f}")
+        scored = summary(studio_records, gates)
+        print(f"{target:.3f} -> {gates}: {scored['contradicted']:.3f} / {scored['truth_recall']:.3f}")
         if target == common_target:
             studio = gates
     studio = pick_classes({"studio": (studio_records, args.target)}, studio, args.confidence)

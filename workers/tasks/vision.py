@@ -14,12 +14,27 @@ from shared.images import ImageLimits, decode_image
 from shared.schemas import ShopMetadata
 from shared.store.repository import Message
 from workers.celery_app import app
+from workers.runtime import WorkerRuntime
 from workers.tasks.outcomes import RETRY_OPTIONS, take
 from workers.vision.shop import apply_shop, catalogue_item
 
 
 # ignore_result: the durable result is the job's SQL row (and the outbox message it hands on); nothing reads
 # this task's Celery result, and storing it cost two result-backend writes per job (STARTED, then SUCCESS)
+def _catalogue_row(runtime: WorkerRuntime, job_id: str, shop: ShopMetadata | None) -> dict[str, Any] | None:
+    """The shop's catalogue row of the job's SKU (workers.vision.shop.catalogue_item); the job's tenant is read
+    only when a lookup could happen."""
+    settings = runtime.settings
+    if shop is None or not shop.sku or settings.index_dir is None:
+        return None
+    tenant = None
+    if settings.index_tenant is not None:
+        job = runtime.store.get(job_id)
+        tenant = job.tenant if job is not None else None
+    index = getattr(runtime.vision_stage().pipeline, "index", None)
+    return catalogue_item(index, settings, shop.sku, tenant)
+
+
 @app.task(name=VISION_TASK, bind=True, ignore_result=True, **RETRY_OPTIONS)
 def vision_job(
     self: Task, job_id: str, image_ref: str, meta: dict[str, Any], enqueued_at: float
@@ -36,8 +51,7 @@ def vision_job(
         pack = future.result(timeout=vision_task_budget_s(settings))
         # the shop's own attributes, catalogue row and title outrank the image votes (marked with their source)
         shop = ShopMetadata.model_validate(meta) if meta else None
-        catalogue = catalogue_item(getattr(vision.pipeline, "index", None), settings, shop.sku if shop else None)
-        pack = apply_shop(pack, shop, catalogue)
+        pack = apply_shop(pack, shop, _catalogue_row(runtime, job_id, shop))
         message = Message(LANGUAGE_TASK, [job_id, pack.model_dump(mode="json"), meta, time.time()],
                           f"{job_id}.language")
         runtime.store.hand_off(job_id, "language", message, wait_grace_s=settings.queue_wait_grace_s)

@@ -91,11 +91,10 @@ class ProductIndex:
     def find(self, item_id: str) -> dict[str, Any] | None:
         """The item with this id (a shop's SKU, in the index built from its catalogue), or None."""
         self._ensure()
-        by_id = self._by_id
-        if len(by_id) != len(self._items):  # first use, or items added since (ids are unique)
-            by_id = {str(item["id"]): item for item in self._items}
-            self._by_id = by_id
-        return by_id.get(item_id)
+        with self._lock:
+            if len(self._by_id) != len(self._items):  # first use, or items added since (ids are unique)
+                self._by_id = {str(item["id"]): item for item in self._items}
+            return self._by_id.get(item_id)
 
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector; rows are -1 where the index has fewer than k items."""

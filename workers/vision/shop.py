@@ -71,10 +71,14 @@ def _labels(given: Mapping[str, Any]) -> dict[str, str | None]:
             "category": category_of(str(category or "")) or str(category or "").strip().lower() or None}
 
 
-def catalogue_item(index: Any, settings: Settings, sku: str | None) -> dict[str, Any] | None:
+def catalogue_item(index: Any, settings: Settings, sku: str | None,
+                   tenant: str | None = None) -> dict[str, Any] | None:
     """The shop's catalogue row for a job's SKU: only from the shop's own index (`P2P_INDEX_DIR`), since the
-    bundled index's ids are another catalogue's and a SKU that happened to equal one would borrow its labels."""
+    bundled index's ids are another catalogue's and a SKU that happened to equal one would borrow its labels; and,
+    where the index belongs to one tenant (`P2P_INDEX_TENANT`), only for that tenant's jobs."""
     if not sku or settings.index_dir is None or index is None:
+        return None
+    if settings.index_tenant is not None and tenant != settings.index_tenant:
         return None
     found: dict[str, Any] | None = index.find(sku)
     return found

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -101,15 +102,22 @@ def test_given_a_shop_index_when_a_photo_comes_with_its_sku_then_its_catalogue_r
     assert product.gender == "men"
 
     # When its photo is analysed with its SKU, against the shop's index and against the bundled one
+    bundled_note: list[str] = []
+
     def pack_with(env: dict[str, str]) -> EvidencePack:
-        done = subprocess.run(["pixels2posts", "evidence", product.image, "--sku", product.id, "--json"],
+        done = subprocess.run([sys.executable, "-m", "pixels2posts", "evidence", product.image, "--sku", product.id,
+                               "--json"],
                               env=env, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stderr
+        bundled_note.append(done.stderr)
         return EvidencePack.model_validate_json(done.stdout.splitlines()[0])
 
     base = {k: v for k, v in os.environ.items() if k != "P2P_INDEX_DIR"}
-    own, bundled = pack_with({**base, "P2P_INDEX_DIR": str(folder)}), pack_with(base)
+    own = pack_with({**base, "P2P_INDEX_DIR": str(folder)})
+    bundled_note.clear()
+    bundled = pack_with(base)
 
     # Then the shop's catalogue states the gender, marked as its own; the bundled index lends no SKU a row
     assert own.attributes.gender == Attribute(value="men", confidence=1.0, source="shop_catalogue")
     assert bundled.attributes.gender.source != "shop_catalogue"
+    assert "P2P_INDEX_DIR is not set" in bundled_note[0]

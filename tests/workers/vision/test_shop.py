@@ -118,6 +118,17 @@ def test_a_sku_is_looked_up_only_in_the_shops_own_index(tmp_path: Path) -> None:
     assert catalogue_item(index, bundled, "SKU-2") is None
 
 
+def test_an_index_bound_to_a_tenant_lends_its_rows_to_that_tenants_jobs_only(tmp_path: Path) -> None:
+    # Given shop A's index in a deployment that serves several tenants
+    index = _index(tmp_path, ["SKU-1"])
+    settings = Settings(index_dir=tmp_path / "index", index_tenant="shop-a")
+
+    # Then shop A's job finds its row; another tenant's job with the same SKU (or one of no known tenant) does not
+    assert catalogue_item(index, settings, "SKU-1", tenant="shop-a") is not None
+    assert catalogue_item(index, settings, "SKU-1", tenant="shop-b") is None
+    assert catalogue_item(index, settings, "SKU-1") is None
+
+
 def _index(folder: Path, ids: list[str]) -> ProductIndex:
     from pixels2posts.catalog.build import create_index
     from pixels2posts.catalog.reader import CatalogItem
