@@ -17,7 +17,10 @@ def _summary(path: Path, pack: EvidencePack) -> str:
         kind = f" ({garment.category})" if garment.category and garment.category != garment.label else ""
         lines.append(f"  {garment.label:<9} {garment.score:.2f}  [{box}]  {colours}{kind}")
     if not pack.garments:
-        lines.append("  no garment detected")
+        lines.append("  no garment stated" + (f" ({len(pack.withheld)} withheld by the statement gates)"
+                                               if pack.withheld else ""))
+    if pack.backdrop:
+        lines.append(f"  backdrop: {pack.backdrop}")
     for name in ("gender", "fabric", "colour", "category"):
         attribute = getattr(pack.attributes, name)
         if attribute is None:

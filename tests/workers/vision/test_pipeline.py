@@ -122,6 +122,7 @@ def test_evidence_command_summary_and_a_bad_file_among_good_ones(sample_photos: 
     assert result.exit_code == 2
     assert "error [invalid_image]" in result.output and "bad.jpg" in result.output
     assert "bus.jpg" in result.output and "gender:" in result.output and "models:" in result.output
+    assert "backdrop: scene" in result.output  # a street photo
 
 
 def _clothing_photo(label: str) -> Path:
