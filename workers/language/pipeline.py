@@ -126,7 +126,7 @@ class CaptionWriter:
                 break
             replies.append(reply)
             candidate = self._candidate(evidence, reply, limits, banned, meta)
-            if self._publishable(candidate, banned, meta, shown_examples(pack, evidence, self.style_mode)):
+            if self._publishable(candidate, evidence, banned, meta, shown_examples(pack, evidence, self.style_mode)):
                 self.stats.add("published_llm")
                 self.last_replies = replies
                 return self._result(pack, candidate.caption, candidate.hashtags, candidate.report,
@@ -153,9 +153,11 @@ class CaptionWriter:
         tags = hashtags.compose(evidence, reply.draft.hashtags, limits, banned, meta)
         return _Candidate(caption, tags, grounding.check(evidence, caption, tags, meta), reply)
 
-    def _publishable(self, candidate: _Candidate, banned: list[str], meta: ShopMetadata | None,
+    def _publishable(self, candidate: _Candidate, evidence: Evidence, banned: list[str], meta: ShopMetadata | None,
                      examples: list[str]) -> bool:
         issues = quality.problems(candidate.caption, meta, examples)
+        if quality.plural_of_one(candidate.caption, [garment.label for garment in evidence.garments]):
+            issues.append("a plural garment the evidence holds once")
         if issues:
             log.info("rejected (%s): %r", ", ".join(issues), candidate.caption)
             self.stats.add("rejected_quality")

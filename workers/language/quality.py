@@ -155,6 +155,21 @@ _PLURAL_AFTER_ARTICLE = re.compile(
 )
 
 
+def plural_of_one(caption: str, labels: Sequence[str]) -> bool:
+    """A garment named in the plural that the evidence holds once or not at all ("pants, jackets and shoes" for one
+    jacket). Words that are plural for one item ("trousers", "shoes", "sunglasses") are not counted."""
+    for word in words_of(caption):
+        if word in _PLURAL_GARMENT_WORDS or not word.endswith("s"):
+            continue
+        singular = lemma(word)
+        if singular is None or singular == word:
+            continue
+        classes = {value for sense in senses(singular) if sense.kind == "garment" for value in sense.values}
+        if classes and all(labels.count(label) < 2 for label in classes):
+            return True
+    return False
+
+
 def _garment_inside_garment(words: list[str]) -> bool:
     """'a jacket in a bag', 'trousers inside black shoes': a garment, a preposition of containment, then
     (after articles, colours and fabrics) another garment. 'A jacket in cotton' is fine."""

@@ -157,3 +157,19 @@ def test_given_a_wrong_article_when_published_then_it_is_repaired(
     fake_llm.default = answer("A olive jacket for men who like an easy weekend.")
     result = _writer(fake_settings).write(make_pack([("jacket", ["olive"])], gender="men"))
     assert result.caption == "An olive jacket for men who like an easy weekend." and not result.provenance.fallback
+
+
+def test_given_a_plural_for_a_single_garment_when_written_then_it_is_regenerated(
+    fake_llm: FakeOpenAI, fake_settings: Settings, office_pack: EvidencePack
+) -> None:
+    # Given a model that first writes "jackets" for the pack's one jacket, then a grounded caption
+    plural = GOOD[0].replace("A navy jacket over", "Navy jackets over")
+    fake_llm.queue(answer(plural, GOOD[1]), answer(*GOOD))
+    writer = _writer(fake_settings)
+
+    # When the caption is written
+    result = writer.write(office_pack)
+
+    # Then the plural draft is rejected on quality and the grounded one is published
+    assert result.caption == GOOD[0] and result.provenance.attempts == 2
+    assert writer.stats.rejected_quality == 1

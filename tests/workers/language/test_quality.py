@@ -6,6 +6,7 @@ import pytest
 
 from shared.schemas import ShopMetadata
 from workers.language.quality import capitalise, close_sentence, polish, problems
+from workers.language.quality import plural_of_one as plural_of_one_in
 
 
 @pytest.mark.parametrize(
@@ -117,3 +118,20 @@ def test_given_a_caption_without_closing_punctuation_then_it_gets_a_full_stop_an
     assert close_sentence("A jacket and a bag: stylish, comfortable") == "A jacket and a bag: stylish, comfortable."
     assert close_sentence("Ready for the weekend!  ") == "Ready for the weekend!"
     assert close_sentence("A calm outfit (jacket)") == "A calm outfit (jacket)"
+
+
+@pytest.mark.parametrize(
+    ("caption", "labels", "plural_of_one"),
+    [
+        ("Pants, jackets and shoes: a classic choice.", ["pants", "jacket", "shoe"], True),  # published 30 Nov
+        ("Pants, jackets and shoes: a classic choice.", ["pants", "jacket", "jacket", "shoe"], False),
+        ("Two dresses for summer.", ["dress"], True),
+        ("Tops and tees for the weekend.", ["shirt"], True),
+        ("Black trousers and white sneakers for the weekend.", ["pants", "shoe"], False),  # plural for one item
+        ("Sunglasses, shorts and a hat.", ["sunglass", "shorts", "hat"], False),
+        ("A dress that goes with any accessories and clothes.", ["dress"], False),  # not garment words
+    ],
+)
+def test_a_garment_in_the_plural_needs_two_of_it_in_the_evidence(caption: str, labels: list[str],
+                                                                  plural_of_one: bool) -> None:
+    assert plural_of_one_in(caption, labels) is plural_of_one
