@@ -3,7 +3,8 @@
 The grounding check (grounding.py) knows a closed vocabulary (colours, garments, fabrics, genders). Everything else
 a model may invent is open-ended: product properties (waterproof, handmade, made in Italy), prices, discounts,
 superlatives about the shop, links and domains (also spelled "evil dot shop"), contact and calls to action
-("DM us", "order now") and other brands. A claim is allowed only when the shop's title, brand or stated claims
+("DM us", "order now"), other brands, and products no detector class covers (socks, scarves, jewellery: the
+evidence never holds one). A claim is allowed only when the shop's title, brand or stated claims
 contain the same words: the shop said it, not the model.
 """
 
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from shared.schemas import ShopMetadata
 from workers.language.claims import split_hashtag
 
-Category = str  # property | price | discount | superlative | link | contact | brand
+Category = str  # property | price | discount | superlative | link | contact | brand | product
 
 
 @dataclass(frozen=True)
@@ -91,12 +92,24 @@ _BRANDS = _words(
     "rolex", "tiffany",
 ) + r"|[®™©]"
 
+# products outside the detector's classes: a pack never states one, so only the shop can ("Socks and a shirt: a new
+# favourite for the weekend.", written by the embedded LLM for a photo of a jumper on 30 Nov 2026). Not "tie" or
+# "tights": "tie-dye" is a print, and H&M sells tights as leggings (trousers)
+_PRODUCT = _words(
+    "sock", "socks", "scarf", "scarves", "glove", "gloves", "mittens", "belt", "belts", "necktie", "neckties",
+    "bow tie", "underwear", "lingerie", "bra", "bras", "briefs", "boxers", "panties", "knickers", "bikini",
+    "bikinis", "swimsuit", "swimsuits", "swimwear", "jewellery", "jewelry", "earring", "earrings", "necklace",
+    "necklaces", "bracelet", "bracelets", "stockings", "pyjamas", "pajamas", "wallet", "wallets", "umbrella",
+    "umbrellas", "headband", "headbands",
+)
+
 _PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple(
     (category, re.compile(rf"(?<![a-z0-9])(?:{pattern})(?![a-z0-9])", re.IGNORECASE))
     for category, pattern in (
         ("property", _PROPERTY), ("property", _ORIGIN), ("property", _MEASURE), ("price", _PRICE),
         ("discount", _DISCOUNT),
         ("superlative", _SUPERLATIVE), ("link", _LINK), ("contact", _CONTACT), ("brand", _BRANDS),
+        ("product", _PRODUCT),
     )
 )
 # glued forms a hashtag splitter cannot see: #evildotshop, #linkinbio, #madeinitaly, #50off, #shopnow

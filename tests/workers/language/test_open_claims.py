@@ -37,6 +37,8 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("contact", "DM us today for this navy jacket, white shirt, beige trousers and black shoes, cotton, women."),
     ("contact", "Order now: a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
     ("brand", "A Gucci navy jacket over a white shirt, beige trousers and black Nike shoes, cotton, women."),
+    ("product", "Socks and a navy jacket over a white shirt, beige trousers and black shoes in cotton for women."),
+    ("product", "Layer a scarf over a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
 ]
 
 
@@ -88,6 +90,7 @@ def test_given_the_shop_brand_when_the_model_names_it_then_it_is_no_foreign_bran
         "Black trousers with a brown bag: a smart pairing for men this weekend.",
         "A red dress in silk that catches the evening light.",
         "Tailored black trousers for men: sharp enough for the office.",
+        "A tie-dye shirt with a belted waist, easy for summer.",
     ],
 )
 def test_given_an_ordinary_caption_when_checked_then_it_makes_no_open_claim(caption: str) -> None:
@@ -126,3 +129,10 @@ def test_given_brand_hashtags_when_composed_then_they_lead_and_count_towards_the
     result = _writer(fake_settings).write(office_pack, meta)
     assert result.hashtags[:2] == ["#AcmeStyle", "#acmesale"] and len(result.hashtags) == 6
     assert result.grounding.unsupported == [] and not result.provenance.fallback
+
+
+def test_given_a_product_no_detector_class_covers_then_only_the_shop_may_name_it() -> None:
+    caption = "Wool socks with a navy jacket for cosy winter days."
+    assert [c.describe() for c in open_claims.unstated(caption, None)] == ["open:product:socks"]
+    assert open_claims.unstated(caption, ShopMetadata(title="Wool socks, pack of 3")) == []
+    assert [c.category for c in open_claims.find_in_hashtag("#socks")] == ["product"]
