@@ -101,6 +101,9 @@ _PRODUCT = _words(
     "bikinis", "swimsuit", "swimsuits", "swimwear", "jewellery", "jewelry", "earring", "earrings", "necklace",
     "necklaces", "bracelet", "bracelets", "stockings", "pyjamas", "pajamas", "wallet", "wallets", "umbrella",
     "umbrellas", "headband", "headbands",
+    # not clothes at all ("A fabric-wrapped blanket: a warm treat", "Mirror of a beautiful shirt": 30 Nov 2026)
+    "blanket", "blankets", "pillow", "pillows", "cushion", "cushions", "towel", "towels", "mirror", "mirrors",
+    "candle", "candles", "rug", "rugs", "curtain", "curtains",
 )
 
 _PATTERNS: tuple[tuple[Category, re.Pattern[str]], ...] = tuple(

@@ -57,6 +57,8 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
         (_garment_inside_garment, "a garment inside another garment"),
         (_repeated_noun, "repeats a noun"),
         (_article_before_plural, "a/an before a plural"),
+        (_word_and_itself, "a word joined to itself"),
+        (_repeated_colour_word, "names a colour twice"),
     )
     found += [why for check, why in word_checks if check(words)]
     if _colour_heading(caption):
@@ -216,6 +218,22 @@ def _repeated_garment(words: list[str]) -> bool:
     """The same detector label named twice ("a black sunglass in a pair of sunglasses")."""
     labels = [label for word in words for s in senses(word) if s.kind == "garment" for label in s.values]
     return len(labels) != len(set(labels))
+
+
+def _word_and_itself(words: list[str]) -> bool:
+    """'Unusual and unusual: a pair of trousers.' (the embedded LLM, 30 Nov 2026)."""
+    return any(words[i] == words[i + 2] and words[i + 1] in ("and", "or") for i in range(len(words) - 2))
+
+
+def _repeated_colour_word(words: list[str]) -> bool:
+    """A garment 'in' the colour it was already given: 'A black dress in black' (the embedded LLM, 30 Nov 2026).
+    Two garments of one colour ('a black jacket with black trousers') are fine."""
+    for i, word in enumerate(words):
+        if _is_colour(word) and word not in COLOUR_QUALIFIERS:
+            following = words[i + 1:i + 5]
+            if any(following[j] == "in" and following[j + 1] == word for j in range(len(following) - 1)):
+                return True
+    return False
 
 
 def _is_colour(word: str) -> bool:

@@ -39,6 +39,7 @@ ADVERSARIAL: list[tuple[str, str]] = [
     ("brand", "A Gucci navy jacket over a white shirt, beige trousers and black Nike shoes, cotton, women."),
     ("product", "Socks and a navy jacket over a white shirt, beige trousers and black shoes in cotton for women."),
     ("product", "Layer a scarf over a navy jacket, white shirt, beige trousers and black shoes in cotton for women."),
+    ("product", "A blanket, a navy jacket, a white shirt, beige trousers and black shoes in cotton for women."),
 ]
 
 

@@ -34,6 +34,8 @@ from workers.language.quality import plural_of_one as plural_of_one_in
         ("Black sunglasses for women who don't follow rules.", "negative or off-message wording"),
         ("Myself: I'm going to make a shoe, I'll bring it with me tomorrow.", "a first-person narrator"),
         ("My new black shoes for every day.", "a first-person narrator"),
+        ("Unusual and unusual: a pair of trousers.", "a word joined to itself"),
+        ("A black dress in black: a classic, timeless look for women.", "names a colour twice"),
         ("A light orange sunglass makes a stylish outfit for women.", "a plural-only garment in the singular"),
         ("A white shirt for the weekend, a weekend of ease.", "repeats a noun"),
         ("Charcoal, grey: charcoal jacket with black bag.", "a bare colour list"),
@@ -76,6 +78,8 @@ def test_given_a_caption_repeating_the_shop_title_when_checked_then_it_is_an_ech
         "Fitted top in soft cotton jersey for women.",
         "Black trousers and white shoes: an easy look for men",
         "A navy jacket and black shoes: an easy look for men.",
+        "A black jacket with black trousers for the office.",
+        "A light blue shirt with a light grey skirt for the weekend.",
     ],
 )
 def test_given_a_good_caption_when_checked_then_nothing_is_wrong(caption: str) -> None:
