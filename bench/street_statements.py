@@ -20,17 +20,10 @@ from pixels2posts.evaluation.detector_eval import image_paths, read_labels, spli
 from shared.images import load_image
 from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
+from workers.vision.nms import iou_matrix
 from workers.vision.pipeline import VisionPipeline
 
 IOU = 0.5
-
-
-def iou(box: tuple[float, float, float, float], boxes: np.ndarray) -> np.ndarray:
-    x1, y1 = np.maximum(box[0], boxes[:, 0]), np.maximum(box[1], boxes[:, 1])
-    x2, y2 = np.minimum(box[2], boxes[:, 2]), np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    return np.asarray(inter / ((box[2] - box[0]) * (box[3] - box[1]) + areas - inter + 1e-9))
 
 
 def score(pack: EvidencePack, boxes: np.ndarray, labels: list[str]) -> tuple[int, int, int]:
@@ -41,7 +34,7 @@ def score(pack: EvidencePack, boxes: np.ndarray, labels: list[str]) -> tuple[int
         if garment.source == "image" and garment.box[0] == 0 and garment.box[1] == 0:
             right += int(same.any())
             continue
-        hits = same & (iou(garment.box, boxes) >= IOU) if len(labels) else same
+        hits = same & (iou_matrix(np.array([garment.box]), boxes)[0] >= IOU) if len(labels) else same
         right += int(hits.any())
         found |= hits
     return len(pack.garments), right, int(found.sum())

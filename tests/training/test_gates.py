@@ -13,7 +13,6 @@ from training.tower.gates import (
     pick_classes,
     pick_scene,
     product_of,
-    routed_summary,
     summary,
 )
 from workers.vision.gates import garment_gate
@@ -114,12 +113,12 @@ def test_given_scene_photos_the_head_is_right_about_at_lower_confidence_then_the
     assert summary(scene_records, scene)["contradicted"] == 0.0
     assert summary(scene_records, scene)["truth_recall"] > summary(scene_records, studio)["truth_recall"]
     # and each photo is scored under its own backdrop's gates: the wrong studio top stays out under studio gates
-    both = routed_summary(studio_records + scene_records, studio, scene)
+    both = summary(studio_records + scene_records, studio, scene)
     assert both["n"] == 5 and both["contradicted"] == 0.0
-    assert routed_summary(studio_records + scene_records, scene, scene)["contradicted"] == 0.2
+    assert summary(studio_records + scene_records, scene)["contradicted"] == 0.2
 
 
 def test_given_no_scene_photo_then_the_scene_gates_are_the_studio_ones() -> None:
     studio = {"garment": 0.9, "detection": 1.0, "colour": 0.93, "gender": 0.98, "fabric": 0.93, "garment:bag": 0.5}
     assert pick_scene([], studio, target=0.03) == studio
-    assert routed_summary([], studio, studio) == {"n": 0, "contradicted": 0.0, "truth_recall": 0.0}
+    assert summary([], studio, studio) == {"n": 0, "contradicted": 0.0, "truth_recall": 0.0}

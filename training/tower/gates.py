@@ -190,10 +190,16 @@ def _distinct_gates(tables: dict[str, np.ndarray], attribute: str) -> list[int]:
     return kept
 
 
-def summary(records: Sequence[Record], gates: dict[str, float]) -> dict[str, float]:
-    scores = [score_claims(text_claims(stated_text(gated(r, gates))), r.truth) for r in records]
-    out: dict[str, float] = {"n": len(scores), "contradicted": float(np.mean([s.any_contradiction for s in scores])),
-                             "truth_recall": float(np.mean([s.recall for s in scores if s.recall is not None]))}
+def summary(records: Sequence[Record], gates: dict[str, float],
+            scene: dict[str, float] | None = None) -> dict[str, float]:
+    """Contradiction and truth recall of the packs as `gates` state them; with `scene`, each record under the gates
+    of its backdrop (`scene` for scene photos), as the runtime routes it (Settings.statement_gates_for)."""
+    scores = [score_claims(text_claims(stated_text(gated(r, scene if scene and r.pack.backdrop == "scene"
+                                                             else gates))), r.truth) for r in records]
+    recalls = [s.recall for s in scores if s.recall is not None]
+    out: dict[str, float] = {"n": len(scores),
+                             "contradicted": float(np.mean([s.any_contradiction for s in scores])) if scores else 0.0,
+                             "truth_recall": float(np.mean(recalls)) if recalls else 0.0}
     for attribute in ATTRIBUTES:
         knowing = [s for s in scores if attribute in s.stated]
         if knowing:
@@ -253,17 +259,6 @@ def by_backdrop(records: Mapping[str, Sequence[Record]]) -> dict[str, list[Recor
         for record in domain_records:
             routed["scene" if record.pack.backdrop == "scene" else "studio"].append(record)
     return routed
-
-
-def routed_summary(records: Sequence[Record], studio: dict[str, float], scene: dict[str, float]) -> dict[str, float]:
-    """`summary` with each record under the gates of its backdrop."""
-    by_record = [scene if record.pack.backdrop == "scene" else studio for record in records]
-    scores = [score_claims(text_claims(stated_text(gated(record, gates))), record.truth)
-              for record, gates in zip(records, by_record, strict=True)]
-    recalls = [s.recall for s in scores if s.recall is not None]
-    return {"n": len(scores),
-            "contradicted": float(np.mean([s.any_contradiction for s in scores])) if scores else 0.0,
-            "truth_recall": float(np.mean(recalls)) if recalls else 0.0}
 
 
 def calibration_rows(catalog: Path, clothing: Path, limit: int) -> dict[str, list[dict[str, str]]]:
@@ -365,8 +360,8 @@ def main(argv: list[str] | None = None) -> None:
     result = {"gates": studio, "scene_gates": {k: v for k, v in scene.items() if k.startswith("garment")},
               "target": args.target, "common_target": common_target, "scene_target": args.scene_target,
               "confidence": args.confidence,
-              **{f"{domain}_calib_{name}": routed_summary(records[domain], *gate_sets) for domain in records
-                 for name, gate_sets in (("before", (zero, zero)), ("studio_gates_only", (studio, studio)),
+              **{f"{domain}_calib_{name}": summary(records[domain], *gate_sets) for domain in records
+                 for name, gate_sets in (("before", (zero, None)), ("studio_gates_only", (studio, None)),
                                          ("after", (studio, scene)))},
               **{f"{name}_calib_after": summary(routed[name], gates) for name, gates in (("studio", studio),
                                                                                          ("scene", scene))}}

@@ -155,9 +155,7 @@ class CaptionWriter:
 
     def _publishable(self, candidate: _Candidate, evidence: Evidence, banned: list[str], meta: ShopMetadata | None,
                      examples: list[str]) -> bool:
-        issues = quality.problems(candidate.caption, meta, examples)
-        if quality.plural_of_one(candidate.caption, [garment.label for garment in evidence.garments]):
-            issues.append("a plural garment the evidence holds once")
+        issues = quality.problems(candidate.caption, meta, examples, [garment.label for garment in evidence.garments])
         if issues:
             log.info("rejected (%s): %r", ", ".join(issues), candidate.caption)
             self.stats.add("rejected_quality")

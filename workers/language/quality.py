@@ -31,9 +31,11 @@ _SYSTEM_NGRAMS = _ngrams(SYSTEM, ECHO_NGRAM)
 _DEMO_NGRAMS = set().union(*(_ngrams(str(demo.answer["caption"]), DEMO_COPY_NGRAM) for demo in DEMOS))
 
 
-def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[str] = ()) -> list[str]:
+def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[str] = (),
+             garment_labels: Sequence[str] | None = None) -> list[str]:
     """Why this caption should not be published, beyond grounding; empty when it may be. A style example is
-    another product's copy: its voice may be reused, a near-verbatim sentence of it (its details) may not."""
+    another product's copy: its voice may be reused, a near-verbatim sentence of it (its details) may not.
+    `garment_labels`: the evidence's garments (one label each), against which plurals are counted."""
     found = []
     if _LINK.search(caption):
         found.append("link or handle")
@@ -77,6 +79,8 @@ def problems(caption: str, meta: ShopMetadata | None, style_examples: Sequence[s
         found.append("negative or off-message wording")
     if _FIRST_PERSON_SINGULAR & set(words):
         found.append("a first-person narrator")
+    if garment_labels is not None and plural_of_one(caption, garment_labels):
+        found.append("a plural garment the evidence holds once")
     return found
 
 

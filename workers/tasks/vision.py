@@ -19,22 +19,19 @@ from workers.tasks.outcomes import RETRY_OPTIONS, take
 from workers.vision.shop import apply_shop, catalogue_item
 
 
+def _catalogue_row(runtime: WorkerRuntime, job_id: str, shop: ShopMetadata | None) -> dict[str, Any] | None:
+    """The shop's catalogue row of the job's SKU (workers.vision.shop.catalogue_item decides); the job's tenant is
+    read from the store only where the index is bound to one."""
+    settings = runtime.settings
+    if shop is None or not shop.sku or settings.index_dir is None:  # no lookup: no store read for the tenant
+        return None
+    job = runtime.store.get(job_id) if settings.index_tenant is not None else None
+    index = getattr(runtime.vision_stage().pipeline, "index", None)
+    return catalogue_item(index, settings, shop.sku, job.tenant if job is not None else None)
+
+
 # ignore_result: the durable result is the job's SQL row (and the outbox message it hands on); nothing reads
 # this task's Celery result, and storing it cost two result-backend writes per job (STARTED, then SUCCESS)
-def _catalogue_row(runtime: WorkerRuntime, job_id: str, shop: ShopMetadata | None) -> dict[str, Any] | None:
-    """The shop's catalogue row of the job's SKU (workers.vision.shop.catalogue_item); the job's tenant is read
-    only when a lookup could happen."""
-    settings = runtime.settings
-    if shop is None or not shop.sku or settings.index_dir is None:
-        return None
-    tenant = None
-    if settings.index_tenant is not None:
-        job = runtime.store.get(job_id)
-        tenant = job.tenant if job is not None else None
-    index = getattr(runtime.vision_stage().pipeline, "index", None)
-    return catalogue_item(index, settings, shop.sku, tenant)
-
-
 @app.task(name=VISION_TASK, bind=True, ignore_result=True, **RETRY_OPTIONS)
 def vision_job(
     self: Task, job_id: str, image_ref: str, meta: dict[str, Any], enqueued_at: float

@@ -139,3 +139,5 @@ def test_given_a_caption_without_closing_punctuation_then_it_gets_a_full_stop_an
 def test_a_garment_in_the_plural_needs_two_of_it_in_the_evidence(caption: str, labels: list[str],
                                                                   plural_of_one: bool) -> None:
     assert plural_of_one_in(caption, labels) is plural_of_one
+    assert ("a plural garment the evidence holds once" in problems(caption, None, (), labels)) is plural_of_one
+    assert "a plural garment the evidence holds once" not in problems(caption, None)  # no evidence: not counted
