@@ -44,7 +44,8 @@ def vision_packs(images: tuple[Path, ...], settings: Settings,
     pipeline = VisionPipeline(settings)
     decoded = [load_image(path, min_side=pipeline.min_side) for path in images]
     packs = pipeline.evidence_batch(decoded)
-    catalogue = catalogue_item(pipeline.index, settings, shop.sku if shop else None)
+    # the command runs on the index owner's machine: an index bound to a tenant (P2P_INDEX_TENANT) is its own
+    catalogue = catalogue_item(pipeline.index, settings, shop.sku if shop else None, settings.index_tenant)
     return [apply_shop(pack, shop, catalogue) for pack in packs]
 
 

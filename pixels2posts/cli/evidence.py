@@ -68,7 +68,8 @@ def evidence(images: tuple[Path, ...], as_json: bool, draw_to: Path | None, sku:
     shop = _shop_metadata(title, attributes, sku)
 
     pipeline = VisionPipeline()
-    catalogue = catalogue_item(pipeline.index, pipeline.settings, sku)
+    # the command runs on the index owner's machine: an index bound to a tenant (P2P_INDEX_TENANT) is its own
+    catalogue = catalogue_item(pipeline.index, pipeline.settings, sku, pipeline.settings.index_tenant)
     if sku is not None and catalogue is None:
         where = "P2P_INDEX_DIR is not set (the bundled index is not a shop's catalogue)" \
             if pipeline.settings.index_dir is None else f"no product {sku!r} in {pipeline.settings.index_dir}"

@@ -73,27 +73,30 @@ def test_a_limited_fit_drops_late_train_and_calib_rows_but_keeps_every_test_row(
     assert (limited == "test").sum() == (split == "test").sum()
 
 
-def test_a_fine_tuned_backbone_reproduces_the_features_it_was_cached_with(tmp_path: Path) -> None:
-    """Given stage-5 maps of two photos, when the top is tuned for an epoch and merged back into the backbone, then
-    the whole network run on the photos gives the pooled features written for them, and they moved off ImageNet's."""
+@pytest.mark.parametrize("split", [11, 8])
+def test_a_fine_tuned_backbone_reproduces_the_features_it_was_cached_with(tmp_path: Path, split: int) -> None:
+    """Given the cached maps of two photos (after stage 5, or after stage 4), when the top is tuned for an epoch and
+    merged back into the backbone, then the whole network run on the photos gives the pooled features written for
+    them, and they moved off ImageNet's."""
     torch = pytest.importorskip("torch")
     from training.tower.backbone import load_pretrained
     from training.tower.data import Row, load_square
     from training.tower.features import normalise
-    from training.tower.finetune import TuneConfig, load_tuned, trunk, tune, write_trunk
+    from training.tower.finetune import TuneConfig, load_tuned, trunk, trunk_file, tune, write_trunk
 
     photos = [str(ultralytics_assets() / name) for name in ("bus.jpg", "zidane.jpg")]
     rows = [Row("hm", f"{n}", photos[n % 2], split, garment, "men", None, None, f"p{n}", "", "", False)
             for n, (split, garment) in enumerate([("train", "t-shirt"), ("train", "jacket"), ("train", "t-shirt"),
                                                   ("train", "jacket"), ("calib", "t-shirt"), ("test", "jacket")])]
     run, out, size = tmp_path / "run", tmp_path / "tuned", 64
-    write_trunk(run, rows, size)
+    write_trunk(run, rows, size, split=split)
     images = normalise(np.stack([load_square(p, size) for p in photos]))
     pretrained = load_pretrained()
     with torch.no_grad():
-        assert np.allclose(np.load(run / f"trunk{size}.npy")[:2], trunk(pretrained, images).numpy(), atol=2e-2)
+        cached_maps = np.load(trunk_file(run, size, split))[:2]
+        assert np.allclose(cached_maps, trunk(pretrained, images, split).numpy(), atol=2e-2)
 
-    report = tune(run, out, size, TuneConfig(epochs=1, batch=2, lr_top=1e-2))
+    report = tune(run, out, size, TuneConfig(epochs=1, batch=2, lr_top=1e-2, split=split))
 
     tuned = load_tuned(out)
     assert tuned is not None and report["history"][0]["epoch"] == 1

@@ -1,11 +1,13 @@
-"""Fine-tune the top of EfficientNet-Lite0 (stages 6-7 and the 1x1 head conv) on cached stage-5 activations.
+"""Fine-tune the top of EfficientNet-Lite0 (stages 6-7 and the 1x1 head conv, or 5-7) on cached activations.
 
 A full fine-tune on 2 CPU cores is out of reach; the bottom of the network (stem to stage 5, stride 16, about 80 % of
 its FLOPs) stays ImageNet-frozen, so its output is computed once per image and cached, and each epoch runs only the
 top (about 3 M parameters at 6x6 positions for 192 px). Horizontal flips of the cached maps are the augmentation.
+`--split=8` caches stage 4 instead (80x12x12 maps at 192 px) and tunes stage 5 too (about 60 % more work per epoch).
 
-    python -m training.tower.finetune trunk RUN [SIZE]             # RUN/trunk{SIZE}.npy + rows.jsonl (one pass)
+    python -m training.tower.finetune trunk RUN [SIZE] [--split=B]  # RUN/trunk{SIZE}.npy + rows.jsonl (one pass)
     python -m training.tower.finetune tune RUN OUT [SIZE] [--epochs=N] [--clothing-weight=W] [--leave-out-shift]
+                                                           [--split=B]
 `tune` trains on train rows only, keeps the epoch with the best calibration-fold type accuracy, and writes OUT/
 backbone.pt (the whole backbone, tuned top included), OUT/features{SIZE}.npy (pooled features of every row through
 the tuned top) and OUT/rows.jsonl: OUT then goes through `train`, `export` and `build_index` as a RUN of frozen
@@ -34,18 +36,23 @@ from training.tower.heads import HEADS, _class_weights
 from training.tower.train import HELD_OUT_SECTIONS, SPORT_GENDER, garment_report, load_rows, targets
 
 SPLIT_BLOCK = 11   # blocks[:11] = stages 1-5 (frozen, cached); blocks[11:] = stages 6-7 (tuned)
+STAGE_4_END = 8    # --split=8: stages 1-4 frozen, 5-7 tuned
 
 
-def trunk(model: EfficientNetLite0, x: torch.Tensor) -> torch.Tensor:
-    return nn.Sequential(*list(model.blocks)[:SPLIT_BLOCK])(model.stem(x))
+def trunk_file(run: Path, size: int, split: int = SPLIT_BLOCK) -> Path:
+    return run / (f"trunk{size}.npy" if split == SPLIT_BLOCK else f"trunk{size}-b{split}.npy")
+
+
+def trunk(model: EfficientNetLite0, x: torch.Tensor, split: int = SPLIT_BLOCK) -> torch.Tensor:
+    return nn.Sequential(*list(model.blocks)[:split])(model.stem(x))
 
 
 class Top(nn.Module):
     """Cached stage-5 maps -> pooled features -> training-time heads (the runtime heads are refit afterwards)."""
 
-    def __init__(self, model: EfficientNetLite0, dropout: float = 0.2) -> None:
+    def __init__(self, model: EfficientNetLite0, dropout: float = 0.2, split: int = SPLIT_BLOCK) -> None:
         super().__init__()
-        self.blocks = copy.deepcopy(nn.Sequential(*list(model.blocks)[SPLIT_BLOCK:]))
+        self.blocks = copy.deepcopy(nn.Sequential(*list(model.blocks)[split:]))
         self.head = copy.deepcopy(model.head)
         self.drop = nn.Dropout(dropout)
         self.heads = nn.ModuleDict({name: nn.Linear(FEATURE_DIM, len(vocab)) for name, vocab in HEADS.items()})
@@ -58,24 +65,24 @@ class Top(nn.Module):
         return {name: head(x) for name, head in self.heads.items()}
 
 
-def extract_trunk(run: Path, size: int) -> None:
-    write_trunk(run, clothing_rows(SHARED / "clothing-photos") + hm_rows(SHARED / "hm-catalog"), size)
+def extract_trunk(run: Path, size: int, split: int = SPLIT_BLOCK) -> None:
+    write_trunk(run, clothing_rows(SHARED / "clothing-photos") + hm_rows(SHARED / "hm-catalog"), size, split=split)
 
 
-def write_trunk(run: Path, rows: list[Row], size: int, batch: int = 32) -> None:
-    """RUN/rows.jsonl and RUN/trunk{size}.npy: every row's stage-5 maps (float16, memory-mapped while written)."""
+def write_trunk(run: Path, rows: list[Row], size: int, batch: int = 32, split: int = SPLIT_BLOCK) -> None:
+    """RUN/rows.jsonl and RUN's trunk file: every row's maps after block `split` (float16, memory-mapped)."""
     torch.set_num_threads(2)
     run.mkdir(parents=True, exist_ok=True)
     (run / "rows.jsonl").write_text("".join(json.dumps(asdict(r)) + "\n" for r in rows))
     model = load_pretrained()
-    channels = list(model.blocks)[SPLIT_BLOCK - 1].project[0].out_channels
-    maps = np.lib.format.open_memmap(run / f"trunk{size}.npy", mode="w+", dtype=np.float16,
+    channels = list(model.blocks)[split - 1].project[0].out_channels
+    maps = np.lib.format.open_memmap(trunk_file(run, size, split), mode="w+", dtype=np.float16,
                                      shape=(len(rows), channels, size // 16, size // 16))
     start = time.time()
     for i in range(0, len(rows), batch):
         squares = np.stack([load_square(r.path, size) for r in rows[i:i + batch]])
         with torch.no_grad():
-            maps[i:i + len(squares)] = trunk(model, normalise(squares)).numpy()
+            maps[i:i + len(squares)] = trunk(model, normalise(squares), split).numpy()
         if i % (batch * 20) == 0:
             print(f"{i + len(squares)}/{len(rows)} {time.time() - start:.0f}s", flush=True)
     maps.flush()
@@ -93,6 +100,7 @@ class TuneConfig:
     leave_out_shift: bool = False  # no held-out H&M section nor Sport row (the domain-shift report's backbone)
     balance: float = 0.5
     seed: int = 0
+    split: int = SPLIT_BLOCK     # blocks[:split] frozen and cached, the rest tuned
 
 
 def type_accuracy(rows: list[dict[str, Any]], garment: np.ndarray, train_y: np.ndarray) -> dict[str, float]:
@@ -117,7 +125,7 @@ def tune(run: Path, out: Path, size: int, config: TuneConfig) -> dict[str, Any]:
     torch.set_num_threads(2)
     torch.manual_seed(config.seed)
     rows = load_rows(run)
-    maps = np.load(run / f"trunk{size}.npy", mmap_mode="r")
+    maps = np.load(trunk_file(run, size, config.split), mmap_mode="r")
     maps = np.ascontiguousarray(maps)   # ~0.5 GB: random batches from RAM
     split = np.asarray([r["split"] for r in rows])
     y = {name: torch.from_numpy(t) for name, t in targets(rows).items()}
@@ -127,7 +135,7 @@ def tune(run: Path, out: Path, size: int, config: TuneConfig) -> dict[str, Any]:
     train_y = y["garment"].numpy()[train]
     epoch_rows = np.concatenate([train] + [train[clothing[train]]] * (config.clothing_weight - 1))
     pretrained = load_pretrained()
-    top = Top(pretrained)
+    top = Top(pretrained, split=config.split)
     losses = {name: nn.CrossEntropyLoss(weight=_class_weights(t.numpy()[train], len(HEADS[name]), config.balance),
                                         ignore_index=-100) for name, t in y.items()}
     weights = {"garment": 1.0, "gender": 0.5, "fabric": 0.5}
@@ -174,13 +182,13 @@ def tune(run: Path, out: Path, size: int, config: TuneConfig) -> dict[str, Any]:
     assert best is not None
     top.load_state_dict(best[1])
     return save(top, pretrained, rows, maps, run, out, size, train_y,
-                {"config": asdict(config), "history": history})
+                {"config": asdict(config), "history": history}, config.split)
 
 
 def save(top: Top, backbone: EfficientNetLite0, rows: list[dict[str, Any]], maps: np.ndarray, run: Path, out: Path,
-         size: int, train_y: np.ndarray, report: dict[str, Any]) -> dict[str, Any]:
+         size: int, train_y: np.ndarray, report: dict[str, Any], split: int = SPLIT_BLOCK) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
-    backbone.blocks = nn.Sequential(*list(backbone.blocks)[:SPLIT_BLOCK], *top.blocks)
+    backbone.blocks = nn.Sequential(*list(backbone.blocks)[:split], *top.blocks)
     backbone.head = top.head
     torch.save(backbone.state_dict(), out / "backbone.pt")
     features, garment = _run_top(top, maps, np.arange(len(rows)))
@@ -210,9 +218,9 @@ def _option(name: str, default: int) -> int:
 if __name__ == "__main__":
     args = [a for a in sys.argv[1:] if not a.startswith("--")]
     if args[0] == "trunk":
-        extract_trunk(Path(args[1]), int(args[2]) if len(args) > 2 else 192)
+        extract_trunk(Path(args[1]), int(args[2]) if len(args) > 2 else 192, _option("split", SPLIT_BLOCK))
     else:
         tuned = TuneConfig(epochs=_option("epochs", 8), clothing_weight=_option("clothing-weight", 3),
-                           leave_out_shift="--leave-out-shift" in sys.argv)
+                           leave_out_shift="--leave-out-shift" in sys.argv, split=_option("split", SPLIT_BLOCK))
         print(json.dumps(tune(Path(args[1]), Path(args[2]), int(args[3]) if len(args) > 3 else 192, tuned),
                          indent=1))

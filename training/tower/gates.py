@@ -1,7 +1,7 @@
 """Pick the evidence pack's statement gates on H&M calibration products (workers/vision/gates.py).
 
     python -m training.tower.gates OUT_DIR --data ../shared/data [--limit 1200] [--target 0.015]
-        [--common-target T] [--scene-target 0.03] [--confidence C] [--reuse]
+        [--common-target T] [--scene-target 0.03] [--confidence C] [--scene-confidence C] [--reuse]
 
 1. The real `VisionPipeline` with every gate at 0 runs on the calibration fold's products (training/tower/data.py:
    carved out of the train split; the heads never trained on it), one article per product, with the product's own
@@ -17,8 +17,9 @@
    Clopper-Pearson upper bound at level C of that share must be <= --target instead (the calibration fold is a
    sample). Then each detector class may get its own garment gate (`garment:<class>`): coordinate ascent over the
    classes, one move at a time, the move that raises truth recall most while the target holds.
-5. Scene: the garment gates only (common, then per class) at --scene-target; colour, gender, fabric and detection
-   keep the studio gates (scene calibration photos carry almost no colour, gender or fabric truth).
+5. Scene: the garment gates only (common, then per class) at --scene-target (its bound at --scene-confidence, by
+   default --confidence); colour, gender, fabric and detection keep the studio gates (scene calibration photos
+   carry almost no colour, gender or fabric truth).
 Writes OUT_DIR/gate-signals-{hm,clothing}-calib.jsonl (pack + truth per item) and OUT_DIR/gates.json; prints tables.
 """
 
@@ -326,6 +327,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--confidence", type=float, default=0.0,
                         help="compare the one-sided upper bound of the calibration contradiction rate at this level "
                              "(e.g. 0.9) with the targets, not the rate itself (0: the rate)")
+    parser.add_argument("--scene-confidence", type=float, default=None,
+                        help="the same for the scene target (default --confidence)")
     parser.add_argument("--detection", type=float, default=GATES["detection"],
                         help="the detector-score gate (for detections the type head is unsure of)")
     parser.add_argument("--reuse", action="store_true", help="score the signals files of an earlier run")
@@ -354,12 +357,13 @@ def main(argv: list[str] | None = None) -> None:
         if target == common_target:
             studio = gates
     studio = pick_classes({"studio": (studio_records, args.target)}, studio, args.confidence)
-    scene = pick_scene(routed["scene"], studio, args.scene_target, args.confidence)
+    scene_confidence = args.confidence if args.scene_confidence is None else args.scene_confidence
+    scene = pick_scene(routed["scene"], studio, args.scene_target, scene_confidence)
     print(f"\nstudio gates: {studio}\nscene gates: {scene}")
     zero = {**dict.fromkeys(ATTRIBUTES, 0.0), "detection": 0.0}
     result = {"gates": studio, "scene_gates": {k: v for k, v in scene.items() if k.startswith("garment")},
               "target": args.target, "common_target": common_target, "scene_target": args.scene_target,
-              "confidence": args.confidence,
+              "confidence": args.confidence, "scene_confidence": scene_confidence,
               **{f"{domain}_calib_{name}": summary(records[domain], *gate_sets) for domain in records
                  for name, gate_sets in (("before", (zero, None)), ("studio_gates_only", (studio, None)),
                                          ("after", (studio, scene)))},

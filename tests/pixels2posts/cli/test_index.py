@@ -112,12 +112,15 @@ def test_given_a_shop_index_when_a_photo_comes_with_its_sku_then_its_catalogue_r
         bundled_note.append(done.stderr)
         return EvidencePack.model_validate_json(done.stdout.splitlines()[0])
 
-    base = {k: v for k, v in os.environ.items() if k != "P2P_INDEX_DIR"}
+    base = {k: v for k, v in os.environ.items() if k not in ("P2P_INDEX_DIR", "P2P_INDEX_TENANT")}
     own = pack_with({**base, "P2P_INDEX_DIR": str(folder)})
+    bound = pack_with({**base, "P2P_INDEX_DIR": str(folder), "P2P_INDEX_TENANT": "shop-a"})
     bundled_note.clear()
     bundled = pack_with(base)
 
-    # Then the shop's catalogue states the gender, marked as its own; the bundled index lends no SKU a row
+    # Then the shop's catalogue states the gender, marked as its own (also where the index is bound to a tenant:
+    # the command runs as the index's owner); the bundled index lends no SKU a row
     assert own.attributes.gender == Attribute(value="men", confidence=1.0, source="shop_catalogue")
+    assert bound.attributes.gender == own.attributes.gender
     assert bundled.attributes.gender.source != "shop_catalogue"
     assert "P2P_INDEX_DIR is not set" in bundled_note[0]
