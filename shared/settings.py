@@ -158,6 +158,11 @@ class Settings(BaseSettings):
     llm_parallel_slots: int = Field(
         2, ge=1, le=64, description="Requests the embedded LLM runs at once (one llama-cpp-python server each)."
     )
+    llm_server: Literal["processes", "batched"] = Field(
+        "processes", description="How the embedded LLM runs P2P_LLM_PARALLEL_SLOTS requests at once: `processes` (one "
+        "llama-cpp-python server per slot behind a router) or `batched` (one process, one llama.cpp context, "
+        "continuous batching: workers/language/batched_llm.py; there P2P_LLM_THREADS 0 means half the cores).",
+    )
     llm_threads: int = Field(0, ge=0, description="CPU threads per embedded LLM slot (0: the cores / slots).")
     llm_slot_context_tokens: int = Field(2048, ge=256, description="Context (prompt + answer) of each LLM slot.")
     style_copy_path: Path | None = Field(

@@ -113,11 +113,22 @@ def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
 
     One slot: one llama-cpp-python server with every core. More (`llm_parallel_slots`): that many servers, the
     cores shared out, behind the router of `workers.language.local_llm_pool` (llama-cpp-python's server runs one
-    request at a time)."""
+    request at a time). With `llm_server` "batched": one process, one llama.cpp context of `llm_parallel_slots`
+    sequences decoded together (continuous batching, `workers.language.batched_llm`), with `llm_threads` threads
+    (0: half the cores)."""
     settings = settings or get_settings()
     slots = settings.llm_parallel_slots
-    threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // slots)
     model, alias = str(gguf_path(settings)), settings.llm_model or MODEL_ALIAS
+    if settings.llm_server == "batched":
+        return [
+            sys.executable, "-m", "workers.language.batched_llm",
+            "--model", model, "--alias", alias, "--port", str(port), "--slots", str(slots),
+            "--ctx", str(settings.llm_slot_context_tokens),
+            # half the cores unless told: llama.cpp's threads spin at each barrier, so on cores shared with other work
+            # (vision workers, a training run) more threads than free cores collapse throughput (docs/performance.md)
+            "--threads", str(settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // 2)),
+        ]
+    threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // slots)
     if slots == 1:
         return server_command(model, alias, port, settings.llm_slot_context_tokens, threads)
     return [
