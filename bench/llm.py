@@ -10,7 +10,9 @@ does, one CaptionWriter each), against
              generation), started with the exact argv the project used before P2P_LLM_PARALLEL_SLOTS;
   slotsN     `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router);
   batchedN   `local_llm_command` with P2P_LLM_SERVER=batched and N slots: one process, one llama.cpp context, N
-             sequences decoded together (continuous batching); batchedNtT: with P2P_LLM_THREADS=T.
+             sequences decoded together (continuous batching); batchedNtT: with P2P_LLM_THREADS=T;
+  batchedPxN P continuous-batching servers of N sequences, one thread each, behind the slot router
+             (`python -m workers.language.local_llm_pool --sequences N`; no setting starts this layout yet).
 All servers run at once; rounds interleave them so load from other processes hits them alike; ratios are to
 `today` from the same run. Overhead: caption wall time not spent inside an LLM call (prompt, parsing, grounding
 checks), relative to the LLM calls. With --endpoint only the per-call table runs, against that URL.
@@ -78,14 +80,32 @@ def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: in
     return time.perf_counter() - started, sum(t for t, _ in timings), sum(s for _, s in timings)
 
 
-LAYOUT = re.compile(r"^(today|slots(\d+)|batched(\d+)(?:t(\d+))?)$")
+LAYOUT = re.compile(r"^(today|slots(\d+)|batched(\d+)(?:t(\d+))?|batched(\d+)x(\d+))$")
+
+
+@contextmanager
+def batched_pool(settings: Settings, processes: int, sequences: int) -> Iterator[Settings]:
+    """`processes` continuous-batching servers of `sequences` each (1 thread) behind the slot router."""
+    port = free_port()
+    argv = [sys.executable, "-m", "workers.language.local_llm_pool", "--model", str(gguf_path(settings)),
+            "--alias", embedded_name(settings), "--port", str(port), "--slots", str(processes),
+            "--sequences", str(sequences), "--threads", "1", "--n_ctx", str(settings.llm_slot_context_tokens)]
+    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
+                                        "llm_model": embedded_name(settings), "llm_parallel_slots": sequences})
+    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        _wait_ready(local.llm_base_url, process, 120)
+        yield local
+    finally:
+        process.terminate()
+        process.wait(60)
 
 
 def layout_settings(name: str, base: Settings) -> tuple[str, dict[str, object]]:
     """(table label, settings update) of a --layouts entry: slotsN, batchedN or batchedNtT."""
     match = LAYOUT.match(name)
     if match is None or name == "today":
-        raise SystemExit(f"unknown layout {name!r}: today, slotsN, batchedN or batchedNtT")
+        raise SystemExit(f"unknown layout {name!r}: today, slotsN, batchedN, batchedNtT or batchedPxN")
     if match.group(2):
         slots = int(match.group(2))
         return f"{slots} slots (processes)", {"llm_parallel_slots": slots, "llm_server": "processes"}
@@ -100,8 +120,13 @@ def throughput(packs: Sequence[EvidencePack], layouts: Sequence[str], concurrenc
     with ExitStack() as stack:
         configs: dict[str, Settings] = {}
         for name in layouts:
+            pool = LAYOUT.match(name)
             if name == "today":
                 configs["today (1 server, default threads)"] = stack.enter_context(previous_server(base))
+            elif pool and pool.group(5):
+                processes, sequences = int(pool.group(5)), int(pool.group(6))
+                configs[f"{processes} batched processes x {sequences} sequences, 1 thread each"] = stack.enter_context(
+                    batched_pool(base, processes, sequences))
             else:
                 label, update = layout_settings(name, base)
                 configs[label] = stack.enter_context(running_local_llm(base.model_copy(update=update)))

@@ -69,7 +69,8 @@ def test_given_the_llm_role_then_the_server_listens_on_all_interfaces_at_the_con
     pytest.importorskip("workers.language.local_llm")
     monkeypatch.setenv("P2P_LLM_BASE_URL", "http://llm:8099/v1")
     _, command = entrypoint.command_for(["llm"])
-    assert command[1:3] in (["-m", "llama_cpp.server"], ["-m", "workers.language.local_llm_pool"])  # 1 slot or more
+    assert command[1:3] in (["-m", "llama_cpp.server"], ["-m", "workers.language.local_llm_pool"],  # 1 slot or more
+                            ["-m", "workers.language.batched_llm"])  # P2P_LLM_SERVER=batched
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert command[command.index("--port") + 1] == "8099"
 

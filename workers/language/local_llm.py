@@ -25,7 +25,7 @@ from shared.errors import LLMUnavailableError, ModelNotAvailableError
 from shared.ports import free_port
 from shared.processes import stop_processes
 from shared.settings import Settings, get_settings
-from workers.language.local_llm_pool import die_with_parent, server_command
+from workers.language.local_llm_pool import batched_command, die_with_parent, server_command
 
 log = logging.getLogger(__name__)
 
@@ -120,14 +120,10 @@ def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
     slots = settings.llm_parallel_slots
     model, alias = str(gguf_path(settings)), settings.llm_model or MODEL_ALIAS
     if settings.llm_server == "batched":
-        return [
-            sys.executable, "-m", "workers.language.batched_llm",
-            "--model", model, "--alias", alias, "--port", str(port), "--slots", str(slots),
-            "--ctx", str(settings.llm_slot_context_tokens),
-            # half the cores unless told: llama.cpp's threads spin at each barrier, so on cores shared with other work
-            # (vision workers, a training run) more threads than free cores collapse throughput (docs/performance.md)
-            "--threads", str(settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // 2)),
-        ]
+        # half the cores unless told: llama.cpp's threads spin at each barrier, so on cores shared with other work
+        # (vision workers, a training run) more threads than free cores collapse throughput (docs/performance.md)
+        threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+        return batched_command(model, alias, port, settings.llm_slot_context_tokens, threads, slots)
     threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // slots)
     if slots == 1:
         return server_command(model, alias, port, settings.llm_slot_context_tokens, threads)

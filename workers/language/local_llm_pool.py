@@ -49,6 +49,15 @@ def server_command(model: str, alias: str, port: int, n_ctx: int, threads: int) 
     ]
 
 
+def batched_command(model: str, alias: str, port: int, n_ctx: int, threads: int, sequences: int) -> list[str]:
+    """argv of one continuous-batching server (`workers.language.batched_llm`) of `sequences` on 127.0.0.1:`port`."""
+    return [
+        sys.executable, "-m", "workers.language.batched_llm",
+        "--model", model, "--alias", alias, "--port", str(port), "--slots", str(sequences),
+        "--ctx", str(n_ctx), "--threads", str(threads),
+    ]
+
+
 class Slots:
     """Backends and their in-flight counts; `pick` takes the least busy (round robin among equals)."""
 
@@ -97,16 +106,18 @@ def create_app(urls: Sequence[str]) -> object:
 
 
 @contextlib.contextmanager
-def started_slots(model: str, alias: str, slots: int, n_ctx: int, threads: int,
+def started_slots(model: str, alias: str, slots: int, n_ctx: int, threads: int, sequences: int = 0,
                   timeout_s: float = 120.0) -> Iterator[list[str]]:
-    """Start `slots` servers on free ports, wait until each answers; yields their base URLs; stops them after."""
+    """Start `slots` servers on free ports, wait until each answers; yields their base URLs; stops them after.
+    A slot is a llama-cpp-python server, or with `sequences` a continuous-batching server of that many."""
     from shared.ports import free_port
 
     ports = [free_port() for _ in range(slots)]
-    processes = [subprocess.Popen(server_command(model, alias, port, n_ctx, threads), stdout=subprocess.DEVNULL,
-                                  stderr=subprocess.DEVNULL,
+    argv = [batched_command(model, alias, port, n_ctx, threads, sequences) if sequences
+            else server_command(model, alias, port, n_ctx, threads) for port in ports]
+    processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)
-                 for port in ports]
+                 for command in argv]
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
         deadline = time.monotonic() + timeout_s
@@ -136,12 +147,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slots", type=int, default=2)
     parser.add_argument("--n_ctx", type=int, default=2048)
     parser.add_argument("--threads", type=int, default=1, help="threads per slot")
+    parser.add_argument("--sequences", type=int, default=0,
+                        help="0: each slot a llama-cpp-python server; N: a continuous-batching server of N sequences")
     args = parser.parse_args(argv)
     import uvicorn
 
     # uvicorn re-raises the SIGTERM it shut down on: as SystemExit here, so the slots below are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with started_slots(args.model, args.alias, args.slots, args.n_ctx, args.threads) as urls:
+    with started_slots(args.model, args.alias, args.slots, args.n_ctx, args.threads, args.sequences) as urls:
         uvicorn.run(create_app(urls), host=args.host, port=args.port, log_level="warning")  # type: ignore[arg-type]
 
 

@@ -42,7 +42,9 @@ def test_given_the_embedded_server_when_asked_then_it_answers_the_schema_in_json
     assert reply.draft.caption
     assert reply.model == local_llm_settings.llm_model
     assert reply.prompt_tokens > 0 and reply.completion_tokens > 0
-    assert client.structured_mode == "json_object_schema"  # llama-cpp-python takes a schema on json_object
+    # llama-cpp-python's server takes a schema on json_object; the batched server takes OpenAI's json_schema
+    assert client.structured_mode == ("json_schema" if local_llm_settings.llm_server == "batched"
+                                      else "json_object_schema")
 
 
 def test_given_the_embedded_llm_when_writing_then_results_are_grounded_even_under_injection(
