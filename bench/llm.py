@@ -10,7 +10,7 @@ does, one CaptionWriter each), against
              generation), started with the exact argv the project used before P2P_LLM_PARALLEL_SLOTS;
   slotsN     `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router);
   batchedN   `local_llm_command` with P2P_LLM_SERVER=batched and N slots: one process, one llama.cpp context, N
-             sequences decoded together (continuous batching, half the cores); batchedNtT: with P2P_LLM_THREADS=T;
+             sequences decoded together (continuous batching, every core); batchedNtT: with P2P_LLM_THREADS=T;
   batchedPxN P continuous-batching servers of N sequences, one thread each, behind the slot router
              (`python -m workers.language.local_llm_pool --sequences N`; no setting starts this layout yet).
 All servers run at once; rounds interleave them so load from other processes hits them alike; ratios are to

@@ -108,23 +108,34 @@ def embedded_name(settings: Settings) -> str:
     return Path(name).stem if name.endswith(".gguf") else name
 
 
+BATCHED_SEQUENCES = 8   # the language worker's default concurrency: each of its calls gets a sequence
+PROCESS_SLOTS = 2
+
+
+def embedded_slots(settings: Settings) -> int:
+    """Requests the embedded LLM runs at once (`llm_parallel_slots`, 0: the measured default of its server)."""
+    if settings.llm_parallel_slots:
+        return settings.llm_parallel_slots
+    return BATCHED_SEQUENCES if settings.llm_server == "batched" else PROCESS_SLOTS
+
+
 def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
     """argv that starts the embedded OpenAI-compatible server on 127.0.0.1:`port`, serving `settings.llm_model`.
 
-    One slot: one llama-cpp-python server with every core. More (`llm_parallel_slots`): that many servers, the
-    cores shared out, behind the router of `workers.language.local_llm_pool` (llama-cpp-python's server runs one
-    request at a time). With `llm_server` "batched": one process, one llama.cpp context of `llm_parallel_slots`
-    sequences decoded together (continuous batching, `workers.language.batched_llm`), with `llm_threads` threads
-    (0: half the cores)."""
+    `llm_server` "batched" (the default): one process, one llama.cpp context of `embedded_slots` sequences decoded
+    together (continuous batching, `workers.language.batched_llm`), with `llm_threads` threads (0: every core).
+    "processes": one llama-cpp-python server per slot, the cores shared out, behind the router of
+    `workers.language.local_llm_pool` (llama-cpp-python's server runs one request at a time)."""
     settings = settings or get_settings()
-    slots = settings.llm_parallel_slots
+    slots = embedded_slots(settings)
     model, alias = str(gguf_path(settings)), settings.llm_model or MODEL_ALIAS
+    cores = len(os.sched_getaffinity(0))
     if settings.llm_server == "batched":
-        # half the cores unless told: llama.cpp's threads spin at each barrier, so on cores shared with other work
-        # (vision workers, a training run) more threads than free cores collapse throughput (docs/performance.md)
-        threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // 2)
+        # every core: on an idle 2-core machine 2 threads give 2.3-2.7x the old one-request server, 1 thread 1.3x
+        # (docs/performance.md); where other work shares the cores, P2P_LLM_THREADS should say how many it owns
+        threads = settings.llm_threads or cores
         return batched_command(model, alias, port, settings.llm_slot_context_tokens, threads, slots)
-    threads = settings.llm_threads or max(1, len(os.sched_getaffinity(0)) // slots)
+    threads = settings.llm_threads or max(1, cores // slots)
     if slots == 1:
         return server_command(model, alias, port, settings.llm_slot_context_tokens, threads)
     return [
