@@ -72,7 +72,8 @@ def llm_port(base_url: str) -> int:
 def llm_command(extra: Sequence[str]) -> list[str]:
     from workers.language.local_llm import local_llm_command
 
-    command = [str(part) for part in local_llm_command(llm_port(_settings().llm_base_url))]
+    settings = _settings()
+    command = [str(part) for part in local_llm_command(llm_port(settings.llm_base_url), settings)]
     if "--host" in command:
         command[command.index("--host") + 1] = "0.0.0.0"
     else:

@@ -107,9 +107,9 @@ def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | 
     env, state = _stack_env(settings, run_dir, redis_port, llm_port)
     _write_state(run_dir, state)
     if state["llm_started"]:
-        from workers.language.local_llm import local_llm_command
+        from workers.language.local_llm import beside_workers, local_llm_command
 
-        _spawn("llm", local_llm_command(llm_port, settings), env, run_dir, log_dir)
+        _spawn("llm", local_llm_command(llm_port, beside_workers(settings)), env, run_dir, log_dir)
     vision_metrics, language_metrics = settings.metrics_port + 1, settings.metrics_port + 2
     extra = ["--stage-class", vision_stage_class] if vision_stage_class else []
     _spawn("vision", _cli("worker", "vision", "--metrics-port", str(vision_metrics), "--metrics-host",

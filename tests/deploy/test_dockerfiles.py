@@ -153,10 +153,17 @@ ENGINES = {"requirements-cpu.txt": {"onnxruntime", "faiss-cpu"},
            "requirements-gpu.txt": {"onnxruntime-gpu", "faiss-gpu-cu12"}}
 
 
-def module_level_imports(packages: list[str]) -> dict[str, str]:
-    """Top-level third-party modules imported at module level by the runtime packages -> one file importing it."""
+# the embedded LLM server's own modules: they run only in the `llm` image (requirements-llm.txt)
+LLM_SERVER_MODULES = frozenset({"workers/language/batched_llm.py", "workers/language/batched_engine.py",
+                                "workers/language/batched_sampling.py"})
+
+
+def module_level_imports(packages: list[str], llm_server: bool = False) -> dict[str, str]:
+    """Top-level third-party modules imported at module level by the runtime packages -> one file importing it
+    (`llm_server`: by the LLM server's modules only; else by every other module)."""
     found: dict[str, str] = {}
-    sources = sorted(source for package in packages for source in (REPO_ROOT / package).rglob("*.py"))
+    sources = sorted(source for package in packages for source in (REPO_ROOT / package).rglob("*.py")
+                     if (str(source.relative_to(REPO_ROOT)) in LLM_SERVER_MODULES) == llm_server)
     for source, statements in imports_of(sources).items():
         for statement in statements:
             if not statement.module_level or statement.level or not statement.module:
@@ -175,6 +182,15 @@ def test_given_the_runtime_code_then_every_module_it_imports_is_installed_by_the
                if not {canonicalize_name(d) for d in distributions.get(module, [module])} & pins.keys()}
     assert missing == {}
     assert ENGINES[lock] <= pins.keys()
+
+
+def test_given_the_llm_server_modules_then_the_llm_image_installs_what_they_import() -> None:
+    distributions = packages_distributions()
+    pins = lock_pins(DOCKER_DIR / "requirements-llm.txt")
+    imported = module_level_imports(RUNTIME_PACKAGES, llm_server=True)
+    missing = {module: where for module, where in imported.items()
+               if not {canonicalize_name(d) for d in distributions.get(module, [module])} & pins.keys()}
+    assert "llama_cpp" in imported and missing == {}
 
 
 @pytest.mark.parametrize("path, sent", [

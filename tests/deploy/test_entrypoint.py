@@ -63,14 +63,20 @@ def test_given_flower_without_auth_then_it_refuses(monkeypatch: pytest.MonkeyPat
     assert {"--port=5600", "--basic-auth=ops:secret", "--address=0.0.0.0"} <= set(command)
 
 
+@pytest.mark.parametrize(("server", "slots", "module"), [
+    ("batched", "0", "workers.language.batched_llm"),       # the default: one continuous-batching process
+    ("processes", "0", "workers.language.local_llm_pool"),  # two llama-cpp-python servers behind the router
+    ("processes", "1", "llama_cpp.server"),
+])
 def test_given_the_llm_role_then_the_server_listens_on_all_interfaces_at_the_configured_port(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, server: str, slots: str, module: str
 ) -> None:
     pytest.importorskip("workers.language.local_llm")
     monkeypatch.setenv("P2P_LLM_BASE_URL", "http://llm:8099/v1")
+    monkeypatch.setenv("P2P_LLM_SERVER", server)
+    monkeypatch.setenv("P2P_LLM_PARALLEL_SLOTS", slots)
     _, command = entrypoint.command_for(["llm"])
-    assert command[1:3] in (["-m", "llama_cpp.server"], ["-m", "workers.language.local_llm_pool"],  # 1 slot or more
-                            ["-m", "workers.language.batched_llm"])  # P2P_LLM_SERVER=batched
+    assert command[1:3] == ["-m", module]
     assert command[command.index("--host") + 1] == "0.0.0.0"
     assert command[command.index("--port") + 1] == "8099"
 

@@ -48,7 +48,8 @@ def trunk(model: EfficientNetLite0, x: torch.Tensor, split: int = SPLIT_BLOCK) -
 
 
 class Top(nn.Module):
-    """Cached stage-5 maps -> pooled features -> training-time heads (the runtime heads are refit afterwards)."""
+    """Cached maps (after stage 5, or stage 4 with --split=8) -> pooled features -> training-time heads (the runtime
+    heads are refit afterwards)."""
 
     def __init__(self, model: EfficientNetLite0, dropout: float = 0.2, split: int = SPLIT_BLOCK) -> None:
         super().__init__()

@@ -93,6 +93,8 @@ class TrainConfig:
 
 def _class_weights(targets: np.ndarray, classes: int, balance: float) -> torch.Tensor:
     counts = np.bincount(targets[targets >= 0], minlength=classes).astype(np.float64)
+    if not counts.any():  # no labelled row (a head the rows say nothing about): the loss is never computed
+        return torch.zeros(classes, dtype=torch.float32)
     weights = np.where(counts > 0, (counts.sum() / np.maximum(counts, 1)) ** balance, 0.0)
     weights = weights / max(weights[counts > 0].mean(), 1e-9)
     return torch.tensor(weights, dtype=torch.float32)

@@ -85,10 +85,9 @@ class Engine:
         params.n_threads = params.n_threads_batch = threads
         # one KV buffer for all sequences: the shared prompt prefix is stored and attended to once (measured: 10-30%
         # more tokens/s than a stream per sequence); flash attention was slower on CPU for this model
-        self.unified = True
-        params.kv_unified = self.unified
+        params.kv_unified = True
         params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_DISABLED
-        params.swa_full = True  # sliding-window models (Gemma 3) keep the whole prefix, so it can be reused
+        params.swa_full = True  # sliding-window models (Gemma 3) keep more of a prefix; `_start` checks it is there
         params.no_perf = True
         ctx = llama_cpp.llama_init_from_model(self.model.model, params)
         if not ctx:
@@ -135,6 +134,10 @@ class Engine:
 
     # --- the scheduler thread ---
 
+    def alive(self) -> bool:
+        """The scheduler thread runs (the health routes answer 503 otherwise: nothing would be served)."""
+        return self._thread.is_alive()
+
     def _run(self) -> None:
         while True:
             with self._wake:
@@ -142,12 +145,11 @@ class Engine:
                     self._wake.wait()
                 if self._stopping:
                     break
-                admitted = self._admit()
-            for seq in admitted:
-                self._start(seq)
             try:
+                with self._wake:
+                    self._admit()
                 self._step()
-            except Exception as exc:  # a failed decode fails its jobs, not the server
+            except Exception as exc:  # a failed step fails its jobs, not the server
                 log.exception("decode failed")
                 for seq in self.sequences:
                     if seq.job is not None:
@@ -161,10 +163,11 @@ class Engine:
             job.future.cancel()
             job.sampler.free()
 
-    def _admit(self) -> list[_Sequence]:
-        admitted = []
+    def _admit(self) -> None:
+        """Queued jobs into free sequences, each pointed at its prompt at once, so that a job behind it in the same
+        round sees the prefix it evaluates (`_prefix_in_flight`) instead of evaluating it again."""
         while self.queue:
-            free = [s for s in self.sequences if s.job is None and s not in admitted]
+            free = [s for s in self.sequences if s.job is None]
             if not free:
                 break
             job = self.queue[0]
@@ -177,8 +180,7 @@ class Engine:
             # the free sequence whose cache shares most with the prompt: nothing to copy then
             seq = max(free, key=lambda s: common_prefix(s.cached, job.prompt))
             seq.job = job
-            admitted.append(seq)
-        return admitted
+            self._start(seq)
 
     def _prefix_in_flight(self, prompt: list[int]) -> bool:
         """Another sequence is evaluating a prompt that shares clearly more with this one than any cache does."""
@@ -197,15 +199,15 @@ class Engine:
         shared = min(common_prefix(donor.cached, job.prompt), limit)
         if shared > own:
             llama_cpp.llama_memory_seq_rm(self.memory, seq.seq_id, -1, -1)
-            if self.unified:
-                llama_cpp.llama_memory_seq_cp(self.memory, donor.seq_id, seq.seq_id, 0, shared)
-            else:
-                llama_cpp.llama_memory_seq_cp(self.memory, donor.seq_id, seq.seq_id, -1, -1)
-                llama_cpp.llama_memory_seq_rm(self.memory, seq.seq_id, shared, -1)
+            llama_cpp.llama_memory_seq_cp(self.memory, donor.seq_id, seq.seq_id, 0, shared)
             keep = shared
         elif llama_cpp.llama_memory_seq_rm(self.memory, seq.seq_id, own, -1):
             keep = own
         else:  # a cache that cannot drop a tail (recurrent models): start over
+            llama_cpp.llama_memory_seq_rm(self.memory, seq.seq_id, -1, -1)
+            keep = 0
+        if keep and llama_cpp.llama_memory_seq_pos_min(self.memory, seq.seq_id) > 0:
+            # a sliding-window cache (Gemma 3) overwrote cells that left the window: the prefix is not all there
             llama_cpp.llama_memory_seq_rm(self.memory, seq.seq_id, -1, -1)
             keep = 0
         seq.cached, seq.pending, seq.reused = job.prompt[:keep], job.prompt[keep:], keep
@@ -254,8 +256,8 @@ class Engine:
             return
         seq.out.append(token)
         seq.text += self._piece(token)
-        if job.stop:
-            text = seq.text.decode("utf-8", errors="ignore")
+        if job.stop:  # decoded as the answer is, so the cut lands where the stop string is in it
+            text = seq.text.decode("utf-8", errors="replace")
             hits = [text.find(stop) for stop in job.stop if stop in text]
             if hits:
                 self._finish(seq, "stop", cut=min(hits))
@@ -268,8 +270,13 @@ class Engine:
     def _piece(self, token: int) -> bytes:
         piece = self._pieces.get(token)
         if piece is None:
-            buffer = ctypes.create_string_buffer(64)
-            n = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, 64, 0, False)
+            size = 64
+            buffer = ctypes.create_string_buffer(size)
+            n = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, size, 0, False)
+            if n < 0:  # a longer piece: -n is the size it needs
+                size = -n
+                buffer = ctypes.create_string_buffer(size)
+                n = llama_cpp.llama_token_to_piece(self.vocab, token, buffer, size, 0, False)
             piece = self._pieces[token] = buffer.raw[: max(n, 0)]
         return piece
 
@@ -279,11 +286,12 @@ class Engine:
         assert job is not None
         seq.job, seq.pending, seq.next_token = None, [], None
         job.sampler.free()
-        if job.future.cancelled():
-            return
-        if error is not None:
-            job.future.set_exception(error)
-            return
         text = seq.text.decode("utf-8", errors="replace")
-        job.future.set_result(Completion(text if cut is None else text[:cut], reason, len(job.prompt),
-                                         len(seq.out), seq.reused))
+        try:  # the request may cancel its future (its client left) at any moment
+            if error is not None:
+                job.future.set_exception(error)
+            else:
+                job.future.set_result(Completion(text if cut is None else text[:cut], reason, len(job.prompt),
+                                                 len(seq.out), seq.reused))
+        except concurrent.futures.InvalidStateError:
+            pass

@@ -19,6 +19,7 @@ import asyncio
 import contextlib
 import functools
 import json
+import os
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -26,8 +27,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workers.language.batched_engine import Completion, Engine, Job
+from workers.language.batched_engine import Completion, Engine, EngineError, Job
 from workers.language.batched_sampling import Sampling
+
+DISCONNECT_POLL_S = 0.5  # how often a waiting request checks that its client is still there
 
 
 class RequestError(ValueError):
@@ -195,16 +198,31 @@ def create_app(engine: Engine, alias: str) -> Any:
         except RequestError as exc:
             return error(400, str(exc), exc.param)
         try:
-            done = await asyncio.wrap_future(engine.submit(job))
-        except Exception as exc:  # llama.cpp failed this batch; the server goes on
-            return error(500, f"generation failed: {exc}", kind="server_error")
+            future = engine.submit(job)
+        except EngineError as exc:
+            return error(503, str(exc), kind="server_error")
+        waiting = asyncio.wrap_future(future)
+        while True:
+            try:  # shielded: a timeout here must not cancel the job; a client that left does
+                done = await asyncio.wait_for(asyncio.shield(waiting), DISCONNECT_POLL_S)
+                break
+            except TimeoutError:
+                if await request.is_disconnected():
+                    future.cancel()  # the scheduler frees its sequence at the next step
+                    return error(499, "the client closed the request", kind="client_closed_request")
+            except Exception as exc:  # llama.cpp failed this batch; the server goes on
+                return error(500, f"generation failed: {exc}", kind="server_error")
         return JSONResponse(completion_json(alias, done))
 
     async def models(_request: Request) -> JSONResponse:
+        if not engine.alive():  # the readiness and liveness probes read this route
+            return error(503, "the scheduler thread has stopped", kind="server_error")
         return JSONResponse({"object": "list", "data": [{"id": alias, "object": "model", "owned_by": "me",
                                                          "created": 0}]})
 
     async def health(_request: Request) -> JSONResponse:
+        if not engine.alive():
+            return error(503, "the scheduler thread has stopped", kind="server_error")
         busy, queued = engine.busy()
         return JSONResponse({"status": "ok", "slots": len(engine.sequences), "busy": busy, "queued": queued})
 
@@ -230,8 +248,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--alias", required=True, help="the model name /v1/models reports")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--slots", type=int, default=4, help="requests generated at once (sequences)")
-    parser.add_argument("--threads", type=int, default=1, help="llama.cpp threads, generation and prompt alike")
+    parser.add_argument("--slots", type=int, default=8, help="requests generated at once (sequences)")
+    parser.add_argument("--threads", type=int, default=len(os.sched_getaffinity(0)),
+                        help="llama.cpp threads, generation and prompt alike (default: every core)")
     parser.add_argument("--ctx", type=int, default=2048, help="context (prompt + answer) of each sequence")
     parser.add_argument("--batch", type=int, default=512, help="most tokens evaluated in one decode step")
     args = parser.parse_args(argv)

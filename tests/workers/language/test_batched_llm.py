@@ -202,3 +202,70 @@ def test_given_a_body_that_is_not_json_or_an_unknown_route_then_json_errors(batc
     assert not_json.status_code == 400 and "error" in not_json.json()
     assert unknown.status_code == 404 and "error" in unknown.json()
     assert httpx.get(f"{url}/models", timeout=30).json()["data"][0]["id"] == batched.llm_model
+
+
+def test_given_a_client_that_leaves_when_its_answer_is_long_then_its_sequence_is_freed(batched: Settings) -> None:
+    url = batched.llm_base_url
+    health = f"{url.removesuffix('/v1')}/health"
+    story = {"type": "json_schema", "json_schema": {"name": "story", "schema": {
+        "type": "object", "properties": {"story": {"type": "string", "minLength": 9000}}, "required": ["story"]}}}
+    body = {"messages": [{"role": "user", "content": "Tell me a long story about a coat."}], "max_tokens": 1900,
+            "temperature": 0.7, "seed": 3, "response_format": story}
+    # Given a request whose grammar keeps it generating for 1,900 tokens (15 s or more on 2 cores; a string of at
+    # least 9,000 characters, about 2,000 tokens, must come before the closing quote)
+    started = time.monotonic()
+    # When its client gives up after two seconds
+    with pytest.raises(httpx.ReadTimeout):
+        httpx.post(f"{url}/chat/completions", json=body, timeout=httpx.Timeout(30, read=2))
+    # Then the server stops generating it: no sequence is busy within a few polls, long before 1,900 tokens
+    deadline = time.monotonic() + 4
+    while httpx.get(health, timeout=5).json()["busy"] > 0:
+        assert time.monotonic() < deadline, "the abandoned request kept its sequence"
+        time.sleep(0.1)
+    assert time.monotonic() - started < 7
+    # And the next request is served
+    assert content(ask(url, "Say yes.", max_tokens=2, temperature=0))
+
+
+def test_given_the_same_prompt_prefix_then_the_second_request_starts_from_the_cached_one(batched: Settings) -> None:
+    # Given a request with a long fixed system part, answered once
+    system = SYSTEM + " " + " ".join(f"Rule {n}: describe only what is in the photo." for n in range(20))
+
+    def send(text: str) -> httpx.Response:
+        body = {"messages": [{"role": "system", "content": system}, {"role": "user", "content": text}],
+                "max_tokens": 3, "temperature": 0}
+        return httpx.post(f"{batched.llm_base_url}/chat/completions", json=body, timeout=120)
+
+    first = send("A red coat.")
+    # When a request with the same system part and another question follows
+    second = send("A blue dress.")
+    # Then most of its prompt came from the cache, not from a new evaluation
+    usage = second.json()["usage"]
+    assert first.status_code == 200 and second.status_code == 200
+    assert usage["prompt_tokens_details"]["cached_tokens"] >= 0.8 * usage["prompt_tokens"], usage
+
+
+def test_given_the_default_settings_then_the_launcher_starts_8_batched_sequences_on_every_core() -> None:
+    import os
+
+    fields = Settings.model_fields
+    assert (fields["llm_server"].default, fields["llm_parallel_slots"].default, fields["llm_threads"].default) == (
+        "batched", 0, 0)
+    command = local_llm_command(8081, Settings(llm_server="batched", llm_parallel_slots=0, llm_threads=0))
+    assert command[1:3] == ["-m", "workers.language.batched_llm"]
+    assert command[command.index("--slots") + 1] == "8"
+    assert command[command.index("--threads") + 1] == str(len(os.sched_getaffinity(0)))
+    processes = local_llm_command(8081, Settings(llm_server="processes", llm_parallel_slots=0))
+    assert processes[1:3] == ["-m", "workers.language.local_llm_pool"]
+    assert processes[processes.index("--slots") + 1] == "2"
+
+
+def test_given_workers_on_the_same_cores_then_the_stack_leaves_them_one() -> None:
+    import os
+
+    from workers.language.local_llm import beside_workers
+
+    cores = len(os.sched_getaffinity(0))
+    assert beside_workers(Settings(llm_server="batched", llm_threads=0)).llm_threads == max(1, cores - 1)
+    assert beside_workers(Settings(llm_server="batched", llm_threads=3)).llm_threads == 3
+    assert beside_workers(Settings(llm_server="processes", llm_threads=0)).llm_threads == 0

@@ -1,4 +1,5 @@
-"""The embedded LLM: llama-cpp-python's server with the bundled GGUF, started by our own launcher.
+"""The embedded LLM: the server `P2P_LLM_SERVER` names (the continuous-batching one by default) with the bundled
+GGUF, started by our own launcher.
 
 Few calls (2 CPU cores): one raw structured call, two captions (one with a prompt-injection title), and one
 `pixels2posts caption` without a configured endpoint, which must start the embedded LLM itself.
