@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1.7
 # CPU image: the API, the language worker, Flower (target `runtime`, the default) and the local LLM server
-# (target `llm`: the same plus llama-cpp-python and the bundled gemma-3-270m GGUF). No torch in any stage.
+# (target `llm`: the same plus llama-cpp-python and the bundled GGUFs: SmolLM2-135M-Instruct, the default, and Gemma 3 270M). No torch in any stage.
 # Build from the repository root:
 #   docker build -f docker/cpu.Dockerfile -t pixels2posts-cpu:0.1.0 .
 #   docker build -f docker/cpu.Dockerfile --target llm -t pixels2posts-llm:0.1.0 .

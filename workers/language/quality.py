@@ -327,11 +327,21 @@ _DANGLING = frozenset({"a", "an", "the", "and", "or", "but", "with", "for", "of"
                        "this", "that", "is", "are", "makes", "make"})
 
 
+# words no sentence ends with, even when a full stop follows ("a stylish choice for any.": 30 Nov 2026)
+_NEVER_LAST = frozenset({"a", "an", "the", "and", "or", "but", "with", "for", "of", "any", "every", "your", "our",
+                         "their", "very", "most"})
+
+
 def _unfinished(caption: str) -> bool:
-    """No closing punctuation after a word that cannot end a sentence."""
+    """No closing punctuation after a word that cannot end a sentence, a caption that stops on a colon or comma
+    ("Women wearing trousers, a new favourite for the weekend:"), or a last word no sentence ends with."""
     stripped = caption.rstrip()
     words = words_of(stripped)
-    return bool(words) and stripped[-1] not in ".!?)\"'" and words[-1] in _DANGLING
+    if not words:
+        return False
+    if stripped[-1] in ":,;" or words[-1] in _NEVER_LAST:
+        return True
+    return stripped[-1] not in ".!?)\"'" and words[-1] in _DANGLING
 
 
 def _garment_list_heading(caption: str) -> bool:

@@ -46,6 +46,8 @@ from workers.language.quality import plural_of_one as plural_of_one_in
         ("charcoal jacket, charcoal bag: a classic choice for the most", "a bare list of garments"),
         ("charcoal jacket, charcoal bag: a classic choice for the most", "an unfinished sentence"),
         ("Black trousers and white shoes: an easy look for the", "an unfinished sentence"),
+        ("A simple, easy-to-wear skirt: a stylish choice for any.", "an unfinished sentence"),
+        ("Women wearing trousers, a new favourite for the weekend:", "an unfinished sentence"),
         ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
          "echoes the evidence format"),
         ("Charcoal black jacket (from charcoal, grey, white), dark grey bag: a great choice for outdoors.",
