@@ -29,7 +29,7 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack, contextmanager
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 
 from pixels2posts.evaluation.language_only import hm_packs
@@ -49,21 +49,25 @@ CATALOG = REPO_ROOT.parent / "shared" / "data" / "hm-catalog" / "articles.csv"
 
 
 @contextmanager
-def previous_server(settings: Settings) -> Iterator[Settings]:
-    """The embedded server as started before parallel slots: no thread flags, n_ctx 2048."""
-    port = free_port()
-    argv = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(settings)),
-            "--model_alias", embedded_name(settings), "--host", "127.0.0.1", "--port", str(port),
-            "--n_ctx", "2048", "--verbose", "False"]
+def serving(settings: Settings, argv: list[str], port: int, **update: object) -> Iterator[Settings]:
+    """Run `argv` (a server on 127.0.0.1:`port`) until the block ends; yields `settings` pointed at it."""
     local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
-                                        "llm_model": embedded_name(settings)})
+                                        "llm_model": embedded_name(settings), **update})
     process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         _wait_ready(local.llm_base_url, process, 120)
         yield local
     finally:
         process.terminate()
-        process.wait(30)
+        process.wait(60)
+
+
+def previous_server(settings: Settings) -> AbstractContextManager[Settings]:
+    """The embedded server as started before parallel slots: no thread flags, n_ctx 2048."""
+    port = free_port()
+    return serving(settings, [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf_path(settings)),
+                              "--model_alias", embedded_name(settings), "--host", "127.0.0.1", "--port", str(port),
+                              "--n_ctx", "2048", "--verbose", "False"], port)
 
 
 def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: int) -> tuple[float, float, float]:
@@ -83,22 +87,13 @@ def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: in
 LAYOUT = re.compile(r"^(today|slots(\d+)|batched(\d+)(?:t(\d+))?|batched(\d+)x(\d+))$")
 
 
-@contextmanager
-def batched_pool(settings: Settings, processes: int, sequences: int) -> Iterator[Settings]:
+def batched_pool(settings: Settings, processes: int, sequences: int) -> AbstractContextManager[Settings]:
     """`processes` continuous-batching servers of `sequences` each (1 thread) behind the slot router."""
     port = free_port()
     argv = [sys.executable, "-m", "workers.language.local_llm_pool", "--model", str(gguf_path(settings)),
             "--alias", embedded_name(settings), "--port", str(port), "--slots", str(processes),
             "--sequences", str(sequences), "--threads", "1", "--n_ctx", str(settings.llm_slot_context_tokens)]
-    local = settings.model_copy(update={"llm_base_url": f"http://127.0.0.1:{port}/v1",
-                                        "llm_model": embedded_name(settings), "llm_parallel_slots": sequences})
-    process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    try:
-        _wait_ready(local.llm_base_url, process, 120)
-        yield local
-    finally:
-        process.terminate()
-        process.wait(60)
+    return serving(settings, argv, port, llm_parallel_slots=sequences)
 
 
 def layout_settings(name: str, base: Settings) -> tuple[str, dict[str, object]]:
