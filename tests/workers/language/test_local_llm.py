@@ -19,7 +19,7 @@ from shared.schemas import CaptionResult, EvidencePack, ShopMetadata
 from shared.settings import Settings
 from workers.language.grounding import Evidence
 from workers.language.llm_client import LLMClient
-from workers.language.local_llm import local_llm_available, running_local_llm
+from workers.language.local_llm import embedded_name, local_llm_available, running_local_llm
 from workers.language.pipeline import CaptionWriter
 from workers.language.prompt import OUTPUT_SCHEMA, build_messages
 
@@ -75,6 +75,6 @@ def test_given_no_endpoint_configured_when_captioning_then_the_embedded_llm_is_s
     assert done.returncode == 0, done.stderr
     assert "starting the embedded LLM" in done.stderr
     result = CaptionResult.model_validate_json(done.stdout)
-    embedded = Settings().llm_embedded_model
+    embedded = embedded_name(Settings())  # the model, with the bundled LoRA adapter's name after a "+"
     assert result.provenance.llm == embedded or result.provenance.fallback_reason == "rejected"
     assert result.provenance.fallback_reason != "no_llm" and result.provenance.attempts == 1
