@@ -109,7 +109,8 @@ def up(wait_s: float, redis_port: int, llm_port: int, vision_stage_class: str | 
     if state["llm_started"]:
         from workers.language.local_llm import beside_workers, local_llm_command
 
-        _spawn("llm", local_llm_command(llm_port, beside_workers(settings)), env, run_dir, log_dir)
+        served = settings.model_copy(update={"llm_model": env.get(f"{ENV_PREFIX}LLM_MODEL", settings.llm_model)})
+        _spawn("llm", local_llm_command(llm_port, beside_workers(served)), env, run_dir, log_dir)
     vision_metrics, language_metrics = settings.metrics_port + 1, settings.metrics_port + 2
     extra = ["--stage-class", vision_stage_class] if vision_stage_class else []
     _spawn("vision", _cli("worker", "vision", "--metrics-port", str(vision_metrics), "--metrics-host",
@@ -186,6 +187,11 @@ def _stack_env(
     }
     if weak_secret(settings.webhook_secret):  # callbacks need a real secret: a fresh one per local stack
         env[f"{ENV_PREFIX}WEBHOOK_SECRET"] = secrets.token_hex(32)
+    if llm_started and f"{ENV_PREFIX}LLM_MODEL" not in configured:
+        from workers.language.local_llm import embedded_name
+
+        # the name the embedded server answers under and results record: the model, and its LoRA adapter if any
+        env[f"{ENV_PREFIX}LLM_MODEL"] = embedded_name(settings)
     state = {"broker_url": broker_url, "redis_started": redis_started, "redis_port": redis_port,
              "database_url": database_url,
              "api_key": api_key, "flower_auth": flower_auth, "llm_started": llm_started,
