@@ -154,6 +154,6 @@ def test_given_a_batch_sharing_its_prefix_then_the_loss_equals_running_each_exam
         count += len(answer)
     whole = torch.stack(losses).sum() / count
     whole_grads = torch.autograd.grad(whole, trained)
-    assert float(shared) == pytest.approx(float(whole), rel=1e-4)
+    assert shared.item() == pytest.approx(whole.item(), rel=1e-4)
     for got, expected in zip(shared_grads, whole_grads, strict=True):
         torch.testing.assert_close(got, expected, rtol=1e-3, atol=1e-5)

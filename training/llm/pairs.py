@@ -25,7 +25,11 @@ from typing import Any
 from shared.schemas import EvidencePack
 from shared.settings import Settings, get_settings
 from workers.language.grounding import Evidence
+from workers.language.pipeline import CaptionWriter
 from workers.language.prompt import build_messages
+from workers.language.shop_copy import ShopCopy
+
+SAMPLING_TEMPERATURE = 0.3  # the plain model's: at 0.6 it has fewer drafts published (models/llm/MODEL_CARD.md)
 
 
 def train_rows(catalog: Path, limit: int) -> list[dict[str, str]]:
@@ -46,12 +50,8 @@ def packs(rows: Sequence[dict[str, str]], settings: Settings, batch: int = 8) ->
         yield from vision.evidence_batch(images)
 
 
-def sample(pack: EvidencePack, settings: Settings) -> tuple[dict[str, Any] | None, str]:
+def sample(writer: CaptionWriter, pack: EvidencePack) -> tuple[dict[str, Any] | None, str]:
     """(pair, outcome): the published LLM caption of the pack as a pair, or None and why not."""
-    from workers.language.pipeline import CaptionWriter
-    from workers.language.shop_copy import ShopCopy
-
-    writer = CaptionWriter(settings, shop_copy=ShopCopy({}))
     result = writer.write(pack)
     if result.provenance.fallback:
         return None, f"fallback: {result.provenance.fallback_reason}"
@@ -68,8 +68,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="JSONL of pairs (never commit: made from H&M photos).")
     parser.add_argument("--limit", type=int, default=1200, help="Train-split products read.")
     parser.add_argument("--concurrency", type=int, default=8, help="Captions written at once.")
+    parser.add_argument("--temperature", type=float, default=SAMPLING_TEMPERATURE, help="Of the first attempt.")
     args = parser.parse_args(argv)
-    settings = get_settings()
+    # drafts of the plain model (not of an adapter already applied by default), as the bundled adapter's were made
+    settings = get_settings().model_copy(update={"llm_lora": "", "llm_temperature": args.temperature})
     rows = train_rows(args.catalog, args.limit)
     started = time.perf_counter()
     all_packs = list(packs(rows, settings))
@@ -78,7 +80,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with running_local_llm(settings) as local, ThreadPoolExecutor(args.concurrency) as pool, \
             args.out.open("w", encoding="utf-8") as handle:
-        for row, (made, outcome) in zip(rows, pool.map(lambda p: sample(p, local), all_packs), strict=True):
+        # one writer for all threads, as a language worker shares its own (no shop copy: no style examples)
+        writer = CaptionWriter(local, shop_copy=ShopCopy({}))
+        for row, (made, outcome) in zip(rows, pool.map(lambda p: sample(writer, p), all_packs), strict=True):
             outcomes[outcome] += 1
             if made is not None:
                 handle.write(json.dumps({"id": row["id"], **made}, ensure_ascii=False) + "\n")

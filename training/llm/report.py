@@ -38,8 +38,7 @@ def row(name: str, run: dict[str, Any]) -> list[str]:
     llm = [record["caption"] for record in run["records"] if record["writer"] == "llm"]
     framed = sum(1 for caption in llm if _FRAME.match(caption))
     return [name, str(metrics["items"]), f"{run['llm_share']:.3f}", _ci(metrics["truth_recall"]),
-            _ci(metrics["contradiction_rate"]), f"{metrics['open_claims_per_item']['value']:.3f}"
-            if isinstance(metrics["open_claims_per_item"], dict) else f"{metrics['open_claims_per_item']:.3f}",
+            _ci(metrics["contradiction_rate"]), f"{metrics['open_claims_per_item']['value']:.3f}",
             f"{metrics['seconds_per_item']['value']:.2f}", *(_lexical(lexical, name) for name in LEXICAL),
             f"{len(set(llm)) / max(1, len(llm)):.2f}", f"{framed / max(1, len(llm)):.2f}"]
 
