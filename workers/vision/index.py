@@ -23,6 +23,10 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.json"
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
+# Batches of at least this many queries are scored by one matrix product (BLAS). faiss 1.15 sets the cut at 128,000
+# queries, so a vision batch's 20-40 crops took its one-query-at-a-time loop: 5x slower on a 10k index
+# (docs/performance.md, "FAISS search").
+BLAS_MIN_QUERIES = 20
 
 
 class ProductIndexError(P2PError):
@@ -58,6 +62,7 @@ class ProductIndex:
         self._manifest = json.loads(manifest.read_text())
         self._items = [json.loads(line) for line in (self.folder / ITEMS_FILE).read_text().splitlines() if line]
         self._faiss = faiss.read_index(str(self.folder / INDEX_FILE))
+        faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES
         if gpu_available() and isinstance(self._faiss, faiss.IndexFlatIP):
             # exact search on the GPU when this faiss build has one (the HNSW kind stays on the CPU)
             self._faiss = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._faiss)

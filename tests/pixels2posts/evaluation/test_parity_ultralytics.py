@@ -71,3 +71,20 @@ def test_given_a_test_subset_when_evaluated_then_our_map_is_within_0_02_of_ultra
     assert abs(ours.map50 - reference.box.map50) < 0.02, (ours.map50, reference.box.map50)
     assert abs(ours.map50_95 - reference.box.map) < 0.02, (ours.map50_95, reference.box.map)
     assert ours.map50 > 0.6
+
+
+def test_given_a_photo_when_letterboxed_then_the_pixels_are_ultralytics_predictor_ones(test_subset: Path) -> None:
+    # the detector was trained and is validated on Ultralytics' letterbox (cv2.INTER_LINEAR): ours must give the
+    # model the very same input, not a look-alike (it used Pillow's resize until 30 Nov 2026)
+    from ultralytics.data.augment import LetterBox
+
+    from workers.vision.letterbox import letterbox_batch, letterbox_tensor
+
+    path = sorted((test_subset / "images").iterdir())[0]
+    rgb = load_image(path).rgb
+    theirs = LetterBox((640, 640), auto=True, stride=32)(image=rgb)
+    ours, _ = letterbox_batch([rgb], 640)
+    assert ours[0].shape == theirs.shape
+    assert np.array_equal(ours[0], theirs)
+    tensor, _ = letterbox_tensor([rgb], 640, np.float32, 1 / 255)
+    assert np.array_equal(tensor[0], (theirs.transpose(2, 0, 1) * np.float32(1 / 255)).astype(np.float32))
