@@ -18,8 +18,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import faiss
 import numpy as np
+
+from workers.vision.index import faiss_module
+
+faiss = faiss_module()  # searched as the runtime searches (every search by BLAS)
 
 
 def unit_vectors(count: int, dim: int, seed: int) -> np.ndarray:

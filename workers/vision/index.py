@@ -23,10 +23,19 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.json"
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
-# Batches of at least this many queries are scored by one matrix product (BLAS). faiss 1.15 sets the cut at 128,000
-# queries, so a vision batch's 20-40 crops took its one-query-at-a-time loop: 5x slower on a 10k index
-# (docs/performance.md, "FAISS search").
-BLAS_MIN_QUERIES = 20
+# faiss scores a search by one BLAS matrix product when queries x dimension >= this, else one query at a time. Its
+# default (128,000) sent a vision batch's 20-40 crops down the slow path (5x slower on the 10k index,
+# docs/performance.md); 1 means always BLAS, which also keeps a crop's scores independent of its batch-mates (the two
+# paths differ in the last bits).
+BLAS_THRESHOLD = 1
+
+
+def faiss_module() -> Any:
+    """faiss, set to score every search by BLAS (imported on first use: a process without an index never loads it)."""
+    import faiss
+
+    faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
+    return faiss
 
 
 class ProductIndexError(P2PError):
@@ -36,8 +45,9 @@ class ProductIndexError(P2PError):
 class ProductIndex:
     """A product index folder, loaded lazily; searches are thread-safe."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, threads: int | None = None) -> None:
         self.folder = Path(folder)
+        self.threads = threads  # OpenMP threads of each search (None: faiss' default, every core)
         self._faiss: Any = None
         self._items: list[dict[str, Any]] = []
         self._manifest: dict[str, Any] = {}
@@ -47,22 +57,21 @@ class ProductIndex:
     @classmethod
     def of(cls, faiss_index: Any, items: list[dict[str, Any]], manifest: dict[str, Any],
            folder: Path) -> ProductIndex:
-        """An index already in memory (what a build just wrote)."""
+        """An index already in memory (what a build just wrote), searched as a loaded one is."""
+        faiss_module()
         index = cls(folder)
         index._faiss, index._items, index._manifest = faiss_index, items, manifest
         return index
 
     # ---- loading ----
     def _load(self) -> None:
-        import faiss
-
+        faiss = faiss_module()
         manifest = self.folder / MANIFEST_FILE
         if not manifest.is_file():
             raise ModelNotAvailableError(f"no product index at {self.folder} (missing {MANIFEST_FILE})")
         self._manifest = json.loads(manifest.read_text())
         self._items = [json.loads(line) for line in (self.folder / ITEMS_FILE).read_text().splitlines() if line]
         self._faiss = faiss.read_index(str(self.folder / INDEX_FILE))
-        faiss.cvar.distance_compute_blas_threshold = BLAS_MIN_QUERIES
         if gpu_available() and isinstance(self._faiss, faiss.IndexFlatIP):
             # exact search on the GPU when this faiss build has one (the HNSW kind stays on the CPU)
             self._faiss = faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, self._faiss)
@@ -104,6 +113,9 @@ class ProductIndex:
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector; rows are -1 where the index has fewer than k items."""
         self._ensure()
+        if self.threads is not None:
+            # OpenMP's thread count belongs to the calling thread: set it in each batch runner that searches
+            faiss_module().omp_set_num_threads(self.threads)
         return self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, max(1, self.count)))
 
     @property

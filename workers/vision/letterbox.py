@@ -43,7 +43,7 @@ def resize_bilinear(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
 
 def resized_shape(height: int, width: int, size: int) -> tuple[int, int]:
     gain = min(size / height, size / width)
-    return round(height * gain), round(width * gain)
+    return max(round(height * gain), 1), max(round(width * gain), 1)  # a thin image keeps one pixel
 
 
 def canvas_shape(shapes: Sequence[tuple[int, int]], size: int, stride: int = 32) -> tuple[int, int]:

@@ -152,11 +152,9 @@ class VisionPipeline:
     @property
     def index(self) -> ProductIndex:
         if self._index is None:
-            import faiss
-
             # batches already run side by side: a FAISS OpenMP team per search only oversubscribes the cores
-            faiss.omp_set_num_threads(self.settings.ort_threads_per_session)
-            self._index = ProductIndex(self.settings.index_dir or self.settings.models_dir / BUNDLED_INDEX)
+            self._index = ProductIndex(self.settings.index_dir or self.settings.models_dir / BUNDLED_INDEX,
+                                       threads=self.settings.ort_threads_per_session)
         return self._index
 
     @property
