@@ -1,10 +1,8 @@
-"""Letterboxing a batch of images onto one canvas, and mapping boxes back (Ultralytics' LetterBox, numpy + OpenCV).
+"""Letterboxing a batch of images onto one canvas, and mapping boxes back (Ultralytics' LetterBox, numpy + Pillow).
 
 Each image is resized so its long side is the model size, then padded (grey 114, centred) to a canvas shared by
 the whole batch: the smallest stride multiple holding every resized image. Same-shaped images get exactly the
-canvas Ultralytics' predictor uses (`auto=True`), e.g. 448x640 for a 400x600 photo. The resize is OpenCV's
-bilinear one, as in Ultralytics' predictor and training pipeline (the detector saw those pixels); it is also about
-three times faster than Pillow's on this path (docs/performance.md).
+canvas Ultralytics' predictor uses (`auto=True`), e.g. 448x640 for a 400x600 photo.
 """
 
 from __future__ import annotations
@@ -13,16 +11,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
+from PIL import Image
 
 from workers.vision.prep import map_indices
 
 PAD_VALUE = 114
-
-# the callers already spread a batch over the runner's cores (workers.vision.prep): OpenCV's own pool would only
-# contend with them and with ONNX Runtime
-cv2.setNumThreads(1)
 
 
 @dataclass(frozen=True)
@@ -36,14 +30,9 @@ class Placement:
     width: int
 
 
-def resize_bilinear(rgb: np.ndarray, height: int, width: int) -> np.ndarray:
-    """HxWx3 uint8 -> height x width x 3, as Ultralytics resizes (cv2.INTER_LINEAR)."""
-    return cv2.resize(np.ascontiguousarray(rgb), (width, height), interpolation=cv2.INTER_LINEAR)
-
-
 def resized_shape(height: int, width: int, size: int) -> tuple[int, int]:
     gain = min(size / height, size / width)
-    return max(round(height * gain), 1), max(round(width * gain), 1)  # a thin image keeps one pixel
+    return max(round(height * gain), 1), max(round(width * gain), 1)  # a thin image keeps one pixel (as Ultralytics)
 
 
 def canvas_shape(shapes: Sequence[tuple[int, int]], size: int, stride: int = 32) -> tuple[int, int]:
@@ -60,7 +49,7 @@ def place(rgb: np.ndarray, canvas: np.ndarray, size: int, channels_first: bool =
     height, width = rgb.shape[:2]
     new_h, new_w = resized_shape(height, width, size)
     if (new_h, new_w) != (height, width):
-        rgb = resize_bilinear(rgb, new_h, new_w)
+        rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
     canvas_h, canvas_w = canvas.shape[1:] if channels_first else canvas.shape[:2]
     top, left = round((canvas_h - new_h) / 2 - 0.1), round((canvas_w - new_w) / 2 - 0.1)
     if channels_first:
@@ -101,7 +90,7 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
         image_h, image_w = rgb.shape[:2]
         new_h, new_w = resized_shape(image_h, image_w, size)
         if (new_h, new_w) != (image_h, image_w):
-            rgb = resize_bilinear(rgb, new_h, new_w)
+            rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
         top, left = round((height - new_h) / 2 - 0.1), round((width - new_w) / 2 - 0.1)
         plane = tensor[i]
         plane[:, :top] = pad

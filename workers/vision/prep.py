@@ -2,9 +2,9 @@
 
 A batch runner owns `Settings.ort_threads_per_session` cores: its ONNX Runtime sessions use that many intra-op
 threads, and while the runner prepares a batch its sessions are idle, so the preparation may use the same cores.
-The resizes (OpenCV for the detector, Pillow for the CLIP crops) and numpy's large array passes release the GIL, so
-threads do run in parallel. With one core per runner (the default on a small CPU, where two runners overlap one
-batch's preparation with the other's models) this is a plain loop: no pool, no hand-off.
+Pillow's resize and numpy's large array passes release the GIL, so threads do run in parallel. With one core per
+runner (the default on a small CPU, where two runners overlap one batch's preparation with the other's models)
+this is a plain loop: no pool, no hand-off.
 
 Work is split into one contiguous chunk per thread (not one task per item: a task hand-off costs tens of
 microseconds, as much as resizing a small crop).

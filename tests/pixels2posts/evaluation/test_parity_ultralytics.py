@@ -71,34 +71,3 @@ def test_given_a_test_subset_when_evaluated_then_our_map_is_within_0_02_of_ultra
     assert abs(ours.map50 - reference.box.map50) < 0.02, (ours.map50, reference.box.map50)
     assert abs(ours.map50_95 - reference.box.map) < 0.02, (ours.map50_95, reference.box.map)
     assert ours.map50 > 0.6
-
-
-@pytest.mark.parametrize("shape", [(600, 400), (1500, 2000), (640, 640), (333, 517), (2, 3000), (801, 45)])
-def test_given_an_image_when_letterboxed_then_the_pixels_are_ultralytics_predictor_ones(
-        shape: tuple[int, int]) -> None:
-    # the detector was trained and is validated on Ultralytics' letterbox (cv2.INTER_LINEAR): ours must give the
-    # model the very same input, not a look-alike (it used Pillow's resize until 30 Nov 2026)
-    from ultralytics.data.augment import LetterBox
-
-    from workers.vision.letterbox import letterbox_batch, letterbox_tensor
-
-    rng = np.random.default_rng(sum(shape))
-    # smooth content (a resize of noise hides nothing) and a strided view, as a crop of a decoded photo is
-    rgb = np.repeat(rng.integers(0, 256, (shape[0], (shape[1] + 1) // 2 + 1, 3), dtype=np.uint8), 2, axis=1)
-    rgb = rgb[:, 1:shape[1] + 1]
-    theirs = LetterBox((640, 640), auto=True, stride=32)(image=rgb)
-    ours, _ = letterbox_batch([rgb], 640)
-    assert ours[0].shape == theirs.shape
-    assert np.array_equal(ours[0], theirs)
-    tensor, _ = letterbox_tensor([rgb], 640, np.float32, 1 / 255)
-    assert np.array_equal(tensor[0], (theirs.transpose(2, 0, 1) * np.float32(1 / 255)).astype(np.float32))
-
-
-def test_given_a_test_photo_when_letterboxed_then_the_pixels_are_ultralytics_predictor_ones(test_subset: Path) -> None:
-    from ultralytics.data.augment import LetterBox
-
-    from workers.vision.letterbox import letterbox_batch
-
-    rgb = load_image(sorted((test_subset / "images").iterdir())[0]).rgb
-    ours, _ = letterbox_batch([rgb], 640)
-    assert np.array_equal(ours[0], LetterBox((640, 640), auto=True, stride=32)(image=rgb))

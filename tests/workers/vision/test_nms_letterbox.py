@@ -87,3 +87,13 @@ def test_given_a_mixed_batch_when_letterboxed_to_a_tensor_then_it_equals_the_con
         assert tensor.dtype == dtype
         np.testing.assert_array_equal(tensor, expected)
         assert tensor_placements == placements
+
+
+def test_given_a_thin_image_in_a_batch_when_letterboxed_then_it_keeps_one_pixel_and_the_batch_goes_on() -> None:
+    # a 2 x 3000 strip resizes to 0.43 pixel high: rounded to 0 it failed the whole batch (Pillow: "height must be > 0")
+    thin = np.full((2, 3000, 3), 200, np.uint8)
+    photo = np.zeros((600, 400, 3), np.uint8)
+    tensor, placements = letterbox_tensor([thin, photo], 640, np.float32, 1 / 255)
+    assert tensor.shape == (2, 3, 640, 640)
+    assert placements[0].gain == 640 / 3000
+    assert np.isclose(tensor[0], np.float32(200 / 255)).any(axis=(0, 2)).sum() == 1  # one row of the strip
