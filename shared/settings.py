@@ -36,10 +36,9 @@ GATES: dict[str, float] = {"garment": 0.97, "detection": 0.7, "colour": 0.97, "g
 GARMENT_CLASS_GATES: dict[str, float] = {"shirt": 0.85, "shoe": 0.0, "shorts": 0.85, "hat": 0.93, "bag": 0.5,
                                          "sunglass": 0.85, "skirt": 0.95}
 # the garment gates of scene photos (not on a studio backdrop: workers/vision/backdrop.py), picked on the scene
-# photos of the calibration folds (training/tower/gates.py, with `whole_image_flip` on since 30 Nov evening); their
-# other gates are the studio ones above
+# photos of the calibration folds (training/tower/gates.py); their other gates are the studio ones above
 SCENE_GARMENT_GATE = 0.7
-SCENE_GARMENT_CLASS_GATES: dict[str, float] = {"pants": 0.0, "shoe": 0.5, "hat": 0.6, "shorts": 0.6}
+SCENE_GARMENT_CLASS_GATES: dict[str, float] = {"shirt": 0.6, "shorts": 0.6, "hat": 0.6, "dress": 0.6}
 # the settings update that states everything the models answered (the evaluation's "ungated" row, the gate picking)
 UNGATED: dict[str, object] = {**{f"gate_{name}": 0.0 for name in GATES}, "gate_garment_classes": {},
                               "gate_scene_garment": 0.0, "gate_scene_garment_classes": {}}
@@ -96,10 +95,6 @@ class Settings(BaseSettings):
         0.35, ge=0.0, le=1.0, description="Detections below this score stay out of the evidence pack."
     )
     top_k: int = Field(10, ge=1, le=200, description="Neighbours retrieved per garment.")
-    whole_image_flip: bool = Field(
-        True, description="Garment type of a scene photo with at most one detected garment: the mean of the whole "
-                          "image's and its mirror image's type head (one more tower pass for such a photo; the scene "
-                          "gates were picked with it on).")
     # a wrong gender or fabric in a published caption costs more than an omitted one: the thresholds sit where the
     # held-out H&M accuracy of the answered votes is above 0.93 (models/clip/MODEL_CARD.md)
     gender_min_confidence: float = Field(

@@ -20,7 +20,7 @@ from shared.images import DecodedImage
 from shared.schemas import Attribute, Attributes, EvidencePack, Garment, ImageInfo, Neighbour
 from shared.settings import Settings, get_settings
 from workers.vision.attributes import decide, in_domain, mix
-from workers.vision.backdrop import Backdrop, backdrop_of
+from workers.vision.backdrop import backdrop_of
 from workers.vision.colour_model import ColourModel, ColourReading, read_colours_batch
 from workers.vision.colours import PersonMasker, dominant_colours_batch
 from workers.vision.embedder import ClipEmbedder, ImageAnalysis
@@ -111,20 +111,6 @@ def _withheld(candidates: list[Garment], stated: list[Garment], whole: Garment |
 
 def _colour_confidence(reading: ColourReading) -> float | None:
     return round(float(reading.confidence), 4) if reading.family is not None else None
-
-
-def _with_mirrored_types(analysis: ImageAnalysis, crops: Sequence[_Crop], mirrored: Sequence[int]) -> ImageAnalysis:
-    """`analysis` of `crops` and, after them, of the mirror images of the photos `mirrored`: each of those photos'
-    whole-image garment type becomes the mean of the two readings, and the mirror rows are dropped."""
-    if not mirrored or "garment" not in analysis.heads:
-        return analysis
-    types = analysis.heads["garment"]
-    whole_rows = {crop.image: i for i, crop in enumerate(crops) if crop.garment is None}
-    for extra, n in enumerate(mirrored):
-        row = whole_rows[n]
-        types[row] = (types[row] + types[len(crops) + extra]) / 2
-    return ImageAnalysis(analysis.embeddings[:len(crops)],
-                         {name: probs[:len(crops)] for name, probs in analysis.heads.items()})
 
 
 def _decoded_box(box: tuple[float, float, float, float], image: DecodedImage) -> tuple[int, int, int, int]:
@@ -251,25 +237,15 @@ class VisionPipeline:
                                                 box=detection.box, colours=stated,
                                                 colour_confidence=_colour_confidence(reading)))
             colour_of[crop.image].append(reading)
-        backdrops = [backdrop_of(image.rgb) for image in images]
-        mirrored = [n for n in range(len(images)) if self._mirrors(backdrops[n], len(garments[n]))]
-        analysis = self.embedder.analyse_images([c.rgb for c in crops] + [images[n].rgb[:, ::-1] for n in mirrored],
-                                                batch_size=self.settings.clip_batch_size)
-        analysis = _with_mirrored_types(analysis, crops, mirrored)
+        analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=self.settings.clip_batch_size)
         scores, rows = self.index.search(analysis.embeddings, self.settings.top_k)
-        return [self._assemble(n, image, garments[n], colour_of[n], crops, analysis, scores, rows, self.versions,
-                               backdrops[n])
+        return [self._assemble(n, image, garments[n], colour_of[n], crops, analysis, scores, rows, self.versions)
                 for n, image in enumerate(images)]
-
-    def _mirrors(self, backdrop: str, garment_count: int) -> bool:
-        """Whether a photo's whole-image type is read from it and its mirror image (`whole_image_flip`): a scene
-        photo where the whole image names the garment (at most one detection: an amateur single-product photo)."""
-        return self.settings.whole_image_flip and backdrop == "scene" and garment_count <= 1
 
     def _assemble(self, n: int, image: DecodedImage, garments: list[Garment], readings: list[ColourReading],
                   crops: list[_Crop],
                   analysis: ImageAnalysis, scores: np.ndarray, rows: np.ndarray,
-                  versions: dict[str, str], backdrop: Backdrop) -> EvidencePack:
+                  versions: dict[str, str]) -> EvidencePack:
         whole = next(i for i, crop in enumerate(crops) if crop.image == n and crop.garment is None)
         parts = [i for i, crop in enumerate(crops) if crop.image == n and crop.garment is not None]
         mine = parts or [whole]  # the neighbour vote: garment crops, else the whole image
@@ -289,6 +265,7 @@ class VisionPipeline:
         attributes = self._attributes(votes, analysis, parts, [crops[i].weight for i in parts], whole,
                                       best_similarity)
         attributes.colour = self._main_colour(readings, [crops[i].weight for i in parts])
+        backdrop = backdrop_of(image.rgb)
         gates = self.settings.statement_gates_for(backdrop)
         stated = self._gated_garments(image, garments, whole_garment, gates)
         attributes = gate_attributes(attributes, gates)

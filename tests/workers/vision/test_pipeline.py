@@ -233,27 +233,3 @@ def test_a_lone_detection_the_product_head_contradicts_is_relabelled_when_sure_a
     assert _lone_detection(pipeline, "shirt", "socks", 0.9) == []          # a product no detector class covers
     agreed = _lone_detection(pipeline, "skirt", "skirt", 0.4)              # agreement needs no confidence
     assert [(g.label, g.category) for g in agreed] == [("skirt", "skirt")]
-
-
-def test_given_whole_image_flip_a_scene_product_photo_reads_its_type_from_it_and_its_mirror_image(
-        sample_photos: dict[str, Path]) -> None:
-    # Given a single-garment photo on a bed or floor (committed CC0 clothing-photos) and a street photo of two people
-    product = load_image(_clothing_photo("Longsleeve"), min_side=640)
-    street = load_image(sample_photos["zidane"], min_side=640)
-    plain = VisionPipeline(get_settings().model_copy(update={**UNGATED, "whole_image_flip": False}))
-    mirrored = VisionPipeline(get_settings().model_copy(update={**UNGATED, "whole_image_flip": True}))
-    readings = plain.embedder.analyse_images([product.rgb, product.rgb[:, ::-1]]).heads["garment"]
-    # When both pipelines assess both photos in one batch
-    (product_plain, street_plain), (product_mirrored, street_mirrored) = (
-        p.evidence_batch([product, street]) for p in (plain, mirrored))
-    # Then the product photo's type is the mean of its two readings, and nothing else moved
-    assert product_plain.backdrop == "scene" and len(product_plain.garments) <= 1
-    category_plain, category_mirrored = product_plain.attributes.category, product_mirrored.attributes.category
-    assert category_plain is not None and category_mirrored is not None
-    assert category_plain.confidence == pytest.approx(float(readings[0].max()), abs=1e-3)
-    assert category_mirrored.confidence == pytest.approx(float(readings.mean(0).max()), abs=1e-3)
-    assert abs(float(readings[0].max()) - float(readings.mean(0).max())) > 0.05  # the two readings differ
-    assert product_mirrored.neighbours == product_plain.neighbours
-    # a street photo with several garments is read once, as before
-    assert len(street_plain.garments) > 1
-    assert street_mirrored.model_dump() == street_plain.model_dump()
