@@ -6,13 +6,15 @@ import numpy as np
 import pytest
 
 from training.tower.gender_rules import GenderSignals, crops_rule, right, table, whole_head_only, whole_rule
+from workers.vision.retrieval import Vote
 
 VOCABULARY = ("women", "men", "kids")
 
 
 def signals(whole: list[float], crops: list[float] | None = None, vote: str | None = None,
             domain_ok: bool = True) -> GenderSignals:
-    return GenderSignals(VOCABULARY, None if crops is None else np.array(crops), np.array(whole), vote, domain_ok)
+    return GenderSignals(VOCABULARY, None if crops is None else np.array(crops), np.array(whole),
+                         Vote({vote: 1.0} if vote else {}), domain_ok)
 
 
 def test_given_crops_the_runtime_rule_reads_their_confidence_and_needs_the_whole_image_to_agree() -> None:

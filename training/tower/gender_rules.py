@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -28,12 +28,13 @@ from shared.images import load_image
 from shared.schemas import Attributes
 from shared.settings import UNGATED, get_settings
 from training.tower.gates import LeaveProductOut, calibration_rows, product_of
-from workers.vision.attributes import in_domain, mix
+from workers.vision.attributes import decide, in_domain, mix
 from workers.vision.embedder import ImageAnalysis
 from workers.vision.pipeline import VisionPipeline
-from workers.vision.retrieval import Vote
+from workers.vision.retrieval import Calibrator, Vote
 
 THRESHOLDS = (0.0, 0.8, 0.85, 0.9, 0.95, 0.97, 0.98)
+VOTE_PATH_SHUT = 2.0  # no calibrated vote reaches it
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class GenderSignals:
     vocabulary: tuple[str, ...]
     crops: np.ndarray | None   # the garment crops' probabilities, mixed; None without a garment crop
     whole: np.ndarray
-    vote: str | None
+    vote: Vote
     domain_ok: bool
 
     def top(self, probs: np.ndarray) -> tuple[str, float]:
@@ -54,17 +55,16 @@ Rule = Callable[[GenderSignals, float], str | None]
 
 
 def crops_rule(signals: GenderSignals, threshold: float) -> str | None:
-    """The runtime's head path: the crops' mix (else the whole image) sure enough, the whole image and the vote
-    naming the same value, the photo in the index's domain."""
-    value, confidence = signals.top(signals.crops if signals.crops is not None else signals.whole)
-    agree = signals.top(signals.whole)[0] == value and signals.vote in (None, value)
-    return value if confidence >= threshold and agree and signals.domain_ok else None
+    """The runtime's own rule (`decide`) through its head path: the crops' mix (else the whole image) sure enough,
+    the whole image and the vote naming the same value, the photo in the index's domain. Its other path, a vote
+    sure enough on its own, is shut (a threshold above 1) so that the table varies the head's threshold alone."""
+    return decide("gender", signals.vocabulary, signals.crops, signals.whole, signals.vote, Calibrator(),
+                  threshold, VOTE_PATH_SHUT, signals.domain_ok).value
 
 
 def whole_rule(signals: GenderSignals, threshold: float) -> str | None:
-    """The whole image's head (what its temperature and threshold were fitted on), the vote agreeing, in domain."""
-    value, confidence = signals.top(signals.whole)
-    return value if confidence >= threshold and signals.vote in (None, value) and signals.domain_ok else None
+    """The runtime rule on the whole image's head alone (what its temperature and threshold were fitted on)."""
+    return crops_rule(replace(signals, crops=None), threshold)
 
 
 def whole_head_only(signals: GenderSignals, threshold: float) -> str | None:
@@ -110,7 +110,7 @@ class SignalPipeline(VisionPipeline):
         self.signals = None if probs is None else GenderSignals(
             vocabulary=tuple(self.embedder.head_vocabularies["gender"]),
             crops=mix([probs[i] for i in parts], part_weights) if parts else None, whole=probs[whole],
-            vote=votes["gender"].value, domain_ok=in_domain(best_similarity, self.index.manifest))
+            vote=votes["gender"], domain_ok=in_domain(best_similarity, self.index.manifest))
         return super()._attributes(votes, analysis, parts, part_weights, whole, best_similarity)
 
 
