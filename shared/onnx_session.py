@@ -30,6 +30,22 @@ def choose_providers(preference: str, available: list[str]) -> list[str]:
     return wanted or ["CPUExecutionProvider"]
 
 
+def with_provider_options(providers: list[str], settings: Settings) -> list[str | tuple[str, dict[str, str]]]:
+    """The providers as ORT takes them, CUDA with the options the settings give it."""
+    cuda_options: dict[str, str] = {"cudnn_conv_algo_search": settings.ort_cuda_conv_algo_search}
+    return [(p, cuda_options) if p == "CUDAExecutionProvider" else p for p in providers]
+
+
+def check_cuda_active(preference: str, active: list[str], model: str) -> None:
+    """With `cuda` asked for, refuse a session that ORT quietly put on the CPU: it does that when the CUDA provider
+    is in the build but its CUDA or cuDNN libraries do not load, and a GPU worker would then run at CPU speed."""
+    if preference == "cuda" and (not active or active[0] != "CUDAExecutionProvider"):
+        raise ModelNotAvailableError(
+            f"P2P_ORT_PROVIDERS=cuda but {model} runs on {active}: ONNX Runtime could not load its CUDA provider "
+            "(are the CUDA and cuDNN libraries it was built for on the library path? its log names the missing one)"
+        )
+
+
 class OrtModel:
     """An ONNX model file, its session created on first use and shared by threads."""
 
@@ -80,7 +96,9 @@ class OrtModel:
         if self._settings.ort_inter_threads:
             options.inter_op_num_threads = self._settings.ort_inter_threads
         providers = choose_providers(self._settings.ort_providers, ort.get_available_providers())
-        session = ort.InferenceSession(str(self.path), sess_options=options, providers=providers)
+        session = ort.InferenceSession(
+            str(self.path), sess_options=options, providers=with_provider_options(providers, self._settings))
+        check_cuda_active(self._settings.ort_providers, list(session.get_providers()), self.path.name)
         log.info("loaded %s with %s", self.path.name, session.get_providers())
         return session
 

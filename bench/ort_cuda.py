@@ -1,0 +1,149 @@
+"""The two vision models under ONNX Runtime's session options, on the exact tensors the pipeline sends them, and
+where one pass's time goes per execution provider (ORT's own profiler).
+
+    python bench/ort_cuda.py [--images DIR] [--count 256] [--batch 32] [--passes 2]
+
+Rows, each a fresh pair of sessions, one warm-up pass then the best of --passes timed passes over all batches:
+  as shipped        the worker's options (`shared.onnx_session.OrtModel`): 1 intra-op thread, no spinning
+  heuristic convs   CUDA only: cuDNN picks convolution algorithms by heuristic instead of timing them all
+  NHWC convs        CUDA only: ORT's channels-last layout for convolutions (`prefer_nhwc`)
+  all threads       ORT's default thread pool (every core, spinning)
+  inputs on device  CUDA only: as shipped, with each batch already in GPU memory and outputs left there (IO
+                    binding): the models' own GPU time, no host copies
+Then the profile of one pass as shipped: milliseconds per provider and the nodes that took longest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from vision_profile import DEFAULT_IMAGES, Layout
+
+from shared.settings import get_settings
+
+Batches = list[tuple[np.ndarray, list[np.ndarray]]]
+
+
+def session(path: Path, providers: list[Any], threads: int, spinning: bool, profile: bool = False) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    if profile:
+        options.enable_profiling = True
+        options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
+    return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+
+
+def run_pass(detector: Any, clip: Any, batches: Batches, bound: bool) -> tuple[float, float]:
+    """Seconds in the detector and in CLIP for one pass over every batch."""
+    seconds = [0.0, 0.0]
+    for tensor, crops in batches:
+        for which, model, inputs in ((0, detector, [tensor]), (1, clip, crops)):
+            for x in inputs:
+                started = time.perf_counter()
+                if bound:
+                    binding = model.io_binding()
+                    binding.bind_ortvalue_input(model.get_inputs()[0].name, x)
+                    for output in model.get_outputs():
+                        binding.bind_output(output.name, "cuda")
+                    model.run_with_iobinding(binding)
+                    binding.synchronize_outputs()
+                else:
+                    model.run(None, {model.get_inputs()[0].name: x})
+                seconds[which] += time.perf_counter() - started
+    return seconds[0], seconds[1]
+
+
+def on_device(batches: Batches) -> Batches:
+    import onnxruntime as ort
+
+    return [(ort.OrtValue.ortvalue_from_numpy(t, "cuda", 0),
+             [ort.OrtValue.ortvalue_from_numpy(c, "cuda", 0) for c in crops]) for t, crops in batches]
+
+
+def best_of(passes: int, work: Callable[[], tuple[float, float]]) -> tuple[float, float]:
+    work()
+    timings = [work() for _ in range(passes)]
+    return min(t[0] for t in timings), min(t[1] for t in timings)
+
+
+def profile_summary(detector: Any, clip: Any, batches: Batches, top: int = 12) -> str:
+    """Per model, the node times of a second pass (the first one finds the convolution algorithms)."""
+    run_pass(detector, clip, batches, bound=False)
+    run_pass(detector, clip, batches, bound=False)
+    lines = []
+    calls = {"detector": len(batches), "CLIP": sum(len(crops) for _, crops in batches)}
+    for name, model in (("detector", detector), ("CLIP", clip)):
+        events = json.loads(Path(model.end_profiling()).read_text())
+        runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])[-calls[name]:]
+        nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
+                 and e["ts"] >= runs[0]["ts"]]
+        by_provider: Counter[str] = Counter()
+        by_node: Counter[tuple[str, str, str]] = Counter()
+        for event in nodes:
+            provider = event.get("args", {}).get("provider", "?")
+            by_provider[provider] += event["dur"] / 1000
+            by_node[(event["name"].removesuffix("_kernel_time"), event["args"].get("op_name", "?"), provider)] += (
+                event["dur"] / 1000)
+        run_ms = sum(e["dur"] for e in runs) / 1000
+        lines.append(f"\n{name}, second pass: model_run {run_ms:.1f} ms in all; node time by provider: "
+                     + ", ".join(f"{p} {ms:.1f} ms" for p, ms in by_provider.most_common()))
+        lines.append("| node | op | provider | ms |\n|---|---|---|---:|")
+        lines += [f"| {n} | {op} | {p} | {ms:.1f} |" for (n, op, p), ms in by_node.most_common(top)]
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--images", type=Path, default=DEFAULT_IMAGES)
+    parser.add_argument("--count", type=int, default=256)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--passes", type=int, default=2, help="timed passes per row (after one warm-up pass)")
+    args = parser.parse_args(argv)
+    import onnxruntime as ort
+
+    paths = sorted(p for p in args.images.iterdir() if p.suffix.lower() in {".jpg", ".jpeg", ".png", ".webp"})
+    blobs = [p.read_bytes() for p in paths[: args.count]]
+    if not blobs:
+        parser.error(f"no .jpg/.jpeg/.png/.webp images in {args.images}")
+    layout = Layout(1, 1, args.batch, blobs)
+    batches = layout.inputs
+    settings = get_settings()
+    detector_path, clip_path = layout.pipeline.detector.path, layout.pipeline.embedder.image_model.path
+    cuda = "CUDAExecutionProvider" in ort.get_available_providers() and settings.ort_providers != "cpu"
+    crops = sum(c.shape[0] for _, cs in batches for c in cs)
+    print(f"# {len(blobs)} images in {len(batches)} batches of {args.batch} ({crops} crops for CLIP); "
+          f"onnxruntime {ort.__version__}, {'CUDA' if cuda else 'CPU'}, {os.cpu_count()} CPUs\n")
+    base = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+    heuristic = [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), "CPUExecutionProvider"]
+    nhwc = [("CUDAExecutionProvider", {"prefer_nhwc": "1"}), "CPUExecutionProvider"]
+    rows: list[tuple[str, list[Any], int, bool, bool]] = [("as shipped", base, 1, False, False)]
+    if cuda:
+        rows += [("heuristic convs", heuristic, 1, False, False), ("NHWC convs", nhwc, 1, False, False)]
+    rows.append(("all threads", base, 0, True, False))
+    if cuda:
+        rows.append(("inputs on device", base, 1, False, True))
+    print("| options | detector img/s | CLIP crops/s | both img/s |\n|---|---:|---:|---:|")
+    for name, providers, threads, spinning, bound in rows:
+        detector = session(detector_path, providers, threads, spinning)
+        clip = session(clip_path, providers, threads, spinning)
+        inputs = on_device(batches) if bound else batches
+        d, c = best_of(args.passes, lambda: run_pass(detector, clip, inputs, bound))  # noqa: B023
+        print(f"| {name} | {len(blobs) / d:.1f} | {crops / c:.1f} | {len(blobs) / (d + c):.1f} |", flush=True)
+    print(profile_summary(session(detector_path, base, 1, False, profile=True),
+                          session(clip_path, base, 1, False, profile=True), batches))
+
+
+if __name__ == "__main__":
+    main()
