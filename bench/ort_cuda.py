@@ -4,13 +4,16 @@ where one pass's time goes per execution provider (ORT's own profiler).
     python bench/ort_cuda.py [--images DIR] [--count 256] [--batch 32] [--passes 2]
 
 Rows, each a fresh pair of sessions, one warm-up pass then the best of --passes timed passes over all batches:
-  as shipped        the worker's options (`shared.onnx_session.OrtModel`): 1 intra-op thread, no spinning
-  heuristic convs   CUDA only: cuDNN picks convolution algorithms by heuristic instead of timing them all
-  NHWC convs        CUDA only: ORT's channels-last layout for convolutions (`prefer_nhwc`)
-  all threads       ORT's default thread pool (every core, spinning)
+  ORT defaults      CUDA only: no provider options (cuDNN times every convolution algorithm: EXHAUSTIVE)
+  as shipped        the worker's options (`shared.onnx_session.OrtModel`): 1 intra-op thread, no spinning, and on
+                    CUDA `P2P_ORT_CUDA_CONV_ALGO_SEARCH` (HEURISTIC)
+  NHWC convs        CUDA only: as shipped, plus ORT's channels-last layout for convolutions (`prefer_nhwc`)
+  small conv workspace  CUDA only: as shipped, cuDNN workspace capped (`cudnn_conv_use_max_workspace=0`)
+  CLIP batches padded to one shape  CUDA only: as shipped, every CLIP call at the largest crop batch
+  all threads       as shipped with ORT's default thread pool (every core, spinning)
   inputs on device  CUDA only: as shipped, with each batch already in GPU memory and outputs left there (IO
                     binding): the models' own GPU time, no host copies
-Then the profile of one pass as shipped: milliseconds per provider and the nodes that took longest.
+Then the profile of two passes as shipped: milliseconds per provider and the nodes that took longest in the second.
 """
 
 from __future__ import annotations
@@ -22,15 +25,33 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from vision_profile import DEFAULT_IMAGES, Layout
 
+from shared.onnx_session import with_provider_options
 from shared.settings import get_settings
 
 Batches = list[tuple[np.ndarray, list[np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    providers: list[Any]
+    threads: int = 1
+    spinning: bool = False
+    bound: bool = False  # inputs already on the device, outputs left there
+    pad: bool = False  # every CLIP call at the largest crop batch (zero crops added), so its shape never changes
+
+
+def padded(batches: Batches) -> Batches:
+    largest = max(c.shape[0] for _, crops in batches for c in crops)
+    return [(t, [np.concatenate([c, np.zeros((largest - c.shape[0], *c.shape[1:]), c.dtype)]) for c in crops])
+            for t, crops in batches]
 
 
 def session(path: Path, providers: list[Any], threads: int, spinning: bool, profile: bool = False) -> Any:
@@ -125,24 +146,31 @@ def main(argv: Sequence[str] | None = None) -> None:
     crops = sum(c.shape[0] for _, cs in batches for c in cs)
     print(f"# {len(blobs)} images in {len(batches)} batches of {args.batch} ({crops} crops for CLIP); "
           f"onnxruntime {ort.__version__}, {'CUDA' if cuda else 'CPU'}, {os.cpu_count()} CPUs\n")
-    base = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
-    heuristic = [("CUDAExecutionProvider", {"cudnn_conv_algo_search": "HEURISTIC"}), "CPUExecutionProvider"]
-    nhwc = [("CUDAExecutionProvider", {"prefer_nhwc": "1"}), "CPUExecutionProvider"]
-    rows: list[tuple[str, list[Any], int, bool, bool]] = [("as shipped", base, 1, False, False)]
+    names = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
+    shipped = with_provider_options(names, settings)
+
+    def cuda_with(**extra: str) -> list[Any]:
+        return [(p[0], {**p[1], **extra}) if isinstance(p, tuple) else p for p in shipped]
+
+    rows = [Row("as shipped", shipped)]
     if cuda:
-        rows += [("heuristic convs", heuristic, 1, False, False), ("NHWC convs", nhwc, 1, False, False)]
-    rows.append(("all threads", base, 0, True, False))
+        rows = [Row("ORT defaults (EXHAUSTIVE convs)", names), *rows,
+                Row("NHWC convs", cuda_with(prefer_nhwc="1")),
+                Row("small conv workspace", cuda_with(cudnn_conv_use_max_workspace="0")),
+                Row("CLIP batches padded to one shape", shipped, pad=True)]
+    rows.append(Row("all threads", shipped, threads=0, spinning=True))
     if cuda:
-        rows.append(("inputs on device", base, 1, False, True))
+        rows.append(Row("inputs on device", shipped, bound=True))
     print("| options | detector img/s | CLIP crops/s | both img/s |\n|---|---:|---:|---:|")
-    for name, providers, threads, spinning, bound in rows:
-        detector = session(detector_path, providers, threads, spinning)
-        clip = session(clip_path, providers, threads, spinning)
-        inputs = on_device(batches) if bound else batches
-        d, c = best_of(args.passes, lambda: run_pass(detector, clip, inputs, bound))  # noqa: B023
-        print(f"| {name} | {len(blobs) / d:.1f} | {crops / c:.1f} | {len(blobs) / (d + c):.1f} |", flush=True)
-    print(profile_summary(session(detector_path, base, 1, False, profile=True),
-                          session(clip_path, base, 1, False, profile=True), batches))
+    for row in rows:
+        detector = session(detector_path, row.providers, row.threads, row.spinning)
+        clip = session(clip_path, row.providers, row.threads, row.spinning)
+        inputs = padded(batches) if row.pad else batches
+        inputs = on_device(inputs) if row.bound else inputs
+        d, c = best_of(args.passes, lambda: run_pass(detector, clip, inputs, row.bound))  # noqa: B023
+        print(f"| {row.name} | {len(blobs) / d:.1f} | {crops / c:.1f} | {len(blobs) / (d + c):.1f} |", flush=True)
+    print(profile_summary(session(detector_path, shipped, 1, False, profile=True),
+                          session(clip_path, shipped, 1, False, profile=True), batches))
 
 
 if __name__ == "__main__":
