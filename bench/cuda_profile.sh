@@ -7,9 +7,11 @@ set -euo pipefail
 images=$1 out=$2 layouts=${3:-2x1,4x1,8x1,4x3}
 python=${PYTHON:-python3}
 mkdir -p "$out"
-"$python" -c 'import onnxruntime as o; print("onnxruntime", o.__version__, o.get_available_providers())'
-nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
-echo "CPUs: $(nproc)"
+{
+  "$python" -c 'import onnxruntime as o; print("onnxruntime", o.__version__, o.get_available_providers())'
+  nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv,noheader
+  echo "CPUs: $(nproc); $(date -u)"
+} | tee "$out/machine.txt"
 nvidia-smi dmon -s u -d 1 >"$out/gpu-utilisation.txt" 2>&1 &
 dmon=$!
 trap 'kill $dmon 2>/dev/null || true' EXIT

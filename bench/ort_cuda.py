@@ -4,16 +4,18 @@ where one pass's time goes per execution provider (ORT's own profiler).
     python bench/ort_cuda.py [--images DIR] [--count 256] [--batch 32] [--passes 2]
 
 Rows, each a fresh pair of sessions, one warm-up pass then the best of --passes timed passes over all batches:
-  ORT defaults      CUDA only: no provider options (cuDNN times every convolution algorithm: EXHAUSTIVE)
-  as shipped        the worker's options (`shared.onnx_session.OrtModel`): 1 intra-op thread, no spinning, and on
-                    CUDA `P2P_ORT_CUDA_CONV_ALGO_SEARCH` (HEURISTIC)
+  ORT defaults      CUDA only: no provider options (cuDNN times every convolution algorithm: EXHAUSTIVE), ORT's
+                    default thread pool
+  as shipped        the worker's options (`shared.onnx_session.OrtModel`): `ort_threads_per_session` intra-op
+                    threads, no spinning, and on CUDA `P2P_ORT_CUDA_CONV_ALGO_SEARCH` (HEURISTIC)
   NHWC convs        CUDA only: as shipped, plus ORT's channels-last layout for convolutions (`prefer_nhwc`)
   small conv workspace  CUDA only: as shipped, cuDNN workspace capped (`cudnn_conv_use_max_workspace=0`)
   CLIP batches padded to one shape  CUDA only: as shipped, every CLIP call at the largest crop batch
   all threads       as shipped with ORT's default thread pool (every core, spinning)
   inputs on device  CUDA only: as shipped, with each batch already in GPU memory and outputs left there (IO
                     binding): the models' own GPU time, no host copies
-Then the profile of two passes as shipped: milliseconds per provider and the nodes that took longest in the second.
+Then the profile of two passes as shipped: milliseconds per provider and the nodes that took longest in the second
+(ORT's node times are host-side: on CUDA a node's time is its launch and set-up, plus any wait it makes).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from typing import Any
 import numpy as np
 from vision_profile import DEFAULT_IMAGES, Layout
 
-from shared.onnx_session import with_provider_options
+from shared.onnx_session import check_cuda_active, with_provider_options
 from shared.settings import get_settings
 
 Batches = list[tuple[np.ndarray, list[np.ndarray]]]
@@ -42,28 +44,34 @@ Batches = list[tuple[np.ndarray, list[np.ndarray]]]
 class Row:
     name: str
     providers: list[Any]
-    threads: int = 1
+    threads: int | None = None  # None: the worker's own (`ort_threads_per_session`)
     spinning: bool = False
     bound: bool = False  # inputs already on the device, outputs left there
     pad: bool = False  # every CLIP call at the largest crop batch (zero crops added), so its shape never changes
 
 
 def padded(batches: Batches) -> Batches:
-    largest = max(c.shape[0] for _, crops in batches for c in crops)
+    largest = max((c.shape[0] for _, crops in batches for c in crops), default=0)
     return [(t, [np.concatenate([c, np.zeros((largest - c.shape[0], *c.shape[1:]), c.dtype)]) for c in crops])
             for t, crops in batches]
 
 
 def session(path: Path, providers: list[Any], threads: int, spinning: bool, profile: bool = False) -> Any:
+    """A session as the row asks; one meant for CUDA that ORT put on the CPU is an error, not a slow row."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spinning else "0")
+    options.add_session_config_entry("session.inter_op.allow_spinning", "1" if spinning else "0")
     if profile:
         options.enable_profiling = True
         options.profile_file_prefix = str(Path(tempfile.mkdtemp()) / "ort")
-    return ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    created = ort.InferenceSession(str(path), sess_options=options, providers=providers)
+    asked = [p if isinstance(p, str) else p[0] for p in providers]
+    wanted = "cuda" if "CUDAExecutionProvider" in asked else "any"
+    check_cuda_active(wanted, list(created.get_providers()), path.name)
+    return created
 
 
 def run_pass(detector: Any, clip: Any, batches: Batches, bound: bool) -> tuple[float, float]:
@@ -107,6 +115,8 @@ def profile_summary(detector: Any, clip: Any, batches: Batches, top: int = 12) -
     calls = {"detector": len(batches), "CLIP": sum(len(crops) for _, crops in batches)}
     for name, model in (("detector", detector), ("CLIP", clip)):
         events = json.loads(Path(model.end_profiling()).read_text())
+        if not calls[name]:
+            continue
         runs = sorted((e for e in events if e.get("name") == "model_run"), key=lambda e: e["ts"])[-calls[name]:]
         nodes = [e for e in events if e.get("cat") == "Node" and e["name"].endswith("_kernel_time")
                  and e["ts"] >= runs[0]["ts"]]
@@ -118,7 +128,7 @@ def profile_summary(detector: Any, clip: Any, batches: Batches, top: int = 12) -
             by_node[(event["name"].removesuffix("_kernel_time"), event["args"].get("op_name", "?"), provider)] += (
                 event["dur"] / 1000)
         run_ms = sum(e["dur"] for e in runs) / 1000
-        lines.append(f"\n{name}, second pass: model_run {run_ms:.1f} ms in all; node time by provider: "
+        lines.append(f"\n{name}, second pass: model_run {run_ms:.1f} ms in all; node time (host side) by provider: "
                      + ", ".join(f"{p} {ms:.1f} ms" for p, ms in by_provider.most_common()))
         lines.append("| node | op | provider | ms |\n|---|---|---|---:|")
         lines += [f"| {n} | {op} | {p} | {ms:.1f} |" for (n, op, p), ms in by_node.most_common(top)]
@@ -145,7 +155,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     cuda = "CUDAExecutionProvider" in ort.get_available_providers() and settings.ort_providers != "cpu"
     crops = sum(c.shape[0] for _, cs in batches for c in cs)
     print(f"# {len(blobs)} images in {len(batches)} batches of {args.batch} ({crops} crops for CLIP); "
-          f"onnxruntime {ort.__version__}, {'CUDA' if cuda else 'CPU'}, {os.cpu_count()} CPUs\n")
+          f"onnxruntime {ort.__version__}, {'CUDA' if cuda else 'CPU'}, {os.cpu_count()} CPUs, "
+          f"{settings.ort_threads_per_session} intra-op threads as shipped\n")
     names = ["CUDAExecutionProvider", "CPUExecutionProvider"] if cuda else ["CPUExecutionProvider"]
     shipped = with_provider_options(names, settings)
 
@@ -154,7 +165,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     rows = [Row("as shipped", shipped)]
     if cuda:
-        rows = [Row("ORT defaults (EXHAUSTIVE convs)", names), *rows,
+        rows = [Row("ORT defaults (EXHAUSTIVE convs, every core)", names, threads=0, spinning=True), *rows,
                 Row("NHWC convs", cuda_with(prefer_nhwc="1")),
                 Row("small conv workspace", cuda_with(cudnn_conv_use_max_workspace="0")),
                 Row("CLIP batches padded to one shape", shipped, pad=True)]
@@ -163,14 +174,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         rows.append(Row("inputs on device", shipped, bound=True))
     print("| options | detector img/s | CLIP crops/s | both img/s |\n|---|---:|---:|---:|")
     for row in rows:
-        detector = session(detector_path, row.providers, row.threads, row.spinning)
-        clip = session(clip_path, row.providers, row.threads, row.spinning)
+        threads = settings.ort_threads_per_session if row.threads is None else row.threads
+        detector = session(detector_path, row.providers, threads, row.spinning)
+        clip = session(clip_path, row.providers, threads, row.spinning)
         inputs = padded(batches) if row.pad else batches
         inputs = on_device(inputs) if row.bound else inputs
         d, c = best_of(args.passes, lambda: run_pass(detector, clip, inputs, row.bound))  # noqa: B023
         print(f"| {row.name} | {len(blobs) / d:.1f} | {crops / c:.1f} | {len(blobs) / (d + c):.1f} |", flush=True)
-    print(profile_summary(session(detector_path, shipped, 1, False, profile=True),
-                          session(clip_path, shipped, 1, False, profile=True), batches))
+    threads = settings.ort_threads_per_session
+    print(profile_summary(session(detector_path, shipped, threads, False, profile=True),
+                          session(clip_path, shipped, threads, False, profile=True), batches))
 
 
 if __name__ == "__main__":
