@@ -4,8 +4,11 @@
 # P2P_DETECTOR_PATH / P2P_CLIP_IMAGE_PATH / P2P_INDEX_DIR) to run other models without rebuilding. No torch.
 # Build from the repository root:
 #   docker build -f docker/vision.Dockerfile -t pixels2posts-vision:0.1.0 .
-# Hosts need an NVIDIA driver for CUDA 12.8 (>= 570) and the NVIDIA container toolkit.
-ARG CUDA_IMAGE=nvidia/cuda:12.8.1-cudnn-runtime-ubuntu24.04
+# Hosts need an NVIDIA driver for CUDA 13.0 (>= 580) and the NVIDIA container toolkit. CUDA 13 because the locked
+# onnxruntime-gpu (PyPI's 1.31.1) is the CUDA 13 build: its CUDA provider links libcublas.so.13 and libcudart.so.13,
+# so on a CUDA 12 base it cannot load (tested on an H200, docs/performance.md). faiss-gpu-cu12 brings its own
+# CUDA 12 libraries as wheels.
+ARG CUDA_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
 
 # ---- build the virtualenv (Ubuntu 24.04's Python 3.12) from the hashed lock, then the project
 FROM ${CUDA_IMAGE} AS builder

@@ -60,7 +60,11 @@ def test_given_a_dockerfile_then_it_is_multi_stage_non_root_pinned_and_health_ch
 
 def test_given_the_vision_image_then_it_is_built_on_cuda_with_the_gpu_lock() -> None:
     args, stages = parse_dockerfile((DOCKER_DIR / "vision.Dockerfile").read_text())
-    assert re.fullmatch(r"nvidia/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu\d\d\.04", args["CUDA_IMAGE"])
+    # the CUDA major of the image is the one the locked onnxruntime-gpu was built for: 1.31 on PyPI is the CUDA 13
+    # build (its CUDA provider needs libcublas.so.13); on a CUDA 12 image the provider cannot load
+    locked = re.search(r"^onnxruntime-gpu==(\d+)\.(\d+)", (DOCKER_DIR / "requirements-gpu.txt").read_text(), re.M)
+    assert locked is not None and (int(locked[1]), int(locked[2])) >= (1, 31)
+    assert re.fullmatch(r"nvidia/cuda:13\.\d+\.\d+-cudnn-runtime-ubuntu\d\d\.04", args["CUDA_IMAGE"])
     installs = [rest for s in stages for keyword, rest in s.instructions if keyword == "RUN" and "pip install" in rest]
     assert any("requirements-gpu.txt" in rest and "--require-hashes" in rest for rest in installs)
 
