@@ -22,7 +22,7 @@ import numpy as np
 
 from workers.vision.index import faiss_module
 
-faiss = faiss_module()  # searched as the runtime searches (every search by BLAS)
+faiss = faiss_module()  # searched as the runtime searches (each query on its own, no BLAS)
 
 
 def unit_vectors(count: int, dim: int, seed: int) -> np.ndarray:

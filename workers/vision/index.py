@@ -23,15 +23,15 @@ log = logging.getLogger(__name__)
 
 INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.json"
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
-# faiss scores a search by one BLAS matrix product when queries x dimension >= this, else one query at a time. Its
-# default (128,000) sent a vision batch's 20-40 crops down the slow path (5x slower on the 10k index,
-# docs/performance.md); 1 means always BLAS, which also keeps a crop's scores independent of its batch-mates (the two
-# paths differ in the last bits).
-BLAS_THRESHOLD = 1
+# faiss scores a search by one BLAS matrix product when queries x dimension >= this, else one query at a time. Never
+# BLAS: scored one at a time, a crop's scores and neighbours cannot depend on the batch it came in. BLAS results do,
+# in the last bits, on some CPUs (an AMD EPYC with AVX-512: up to 7e-7, and near-tied neighbours swapped), and at one
+# OpenMP thread it was no faster there for 1 to 160 queries (docs/performance.md, "FAISS one query at a time").
+BLAS_THRESHOLD = 2**31 - 1
 
 
 def faiss_module() -> Any:
-    """faiss, set to score every search by BLAS (imported on first use: a process without an index never loads it)."""
+    """faiss, set to score each query on its own (imported on first use: a process without an index never loads it)."""
     import faiss
 
     faiss.cvar.distance_compute_blas_threshold = BLAS_THRESHOLD
@@ -113,10 +113,20 @@ class ProductIndex:
     def search(self, vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, rows) per query vector; rows are -1 where the index has fewer than k items."""
         self._ensure()
-        if self.threads is not None:
+        queries = np.ascontiguousarray(vectors, dtype=np.float32)
+        faiss = faiss_module()
+        # faiss splits a lone query's scan over its threads and sums it in another order than a query of a batch
+        # (last bits): one thread scores it exactly as in any batch
+        threads = 1 if len(queries) == 1 else self.threads
+        restore = faiss.omp_get_max_threads() if threads is not None and self.threads is None else None
+        if threads is not None:
             # OpenMP's thread count belongs to the calling thread: set it in each batch runner that searches
-            faiss_module().omp_set_num_threads(self.threads)
-        return self._faiss.search(np.ascontiguousarray(vectors, dtype=np.float32), min(k, max(1, self.count)))
+            faiss.omp_set_num_threads(threads)
+        try:
+            return self._faiss.search(queries, min(k, max(1, self.count)))
+        finally:
+            if restore is not None:
+                faiss.omp_set_num_threads(restore)
 
     @property
     def faiss(self) -> Any:
