@@ -26,7 +26,7 @@ LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
 # faiss scores a search by one BLAS matrix product when queries x dimension >= this, else one query at a time. Never
 # BLAS: scored one at a time, a crop's scores and neighbours cannot depend on the batch it came in. BLAS results do,
 # in the last bits, on some CPUs (an AMD EPYC with AVX-512: up to 7e-7, and near-tied neighbours swapped), and at one
-# OpenMP thread it was no faster there for 1 to 160 queries (docs/performance.md, "FAISS one query at a time").
+# OpenMP thread it was no faster there for 1 to 160 queries (docs/performance.md, "FAISS back to one query at a time").
 BLAS_THRESHOLD = 2**31 - 1
 
 
