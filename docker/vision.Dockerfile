@@ -6,8 +6,9 @@
 #   docker build -f docker/vision.Dockerfile -t pixels2posts-vision:0.1.0 .
 # Hosts need an NVIDIA driver for CUDA 13.0 (>= 580) and the NVIDIA container toolkit. CUDA 13 because the locked
 # onnxruntime-gpu (PyPI's 1.31.1) is the CUDA 13 build: its CUDA provider links libcublas.so.13 and libcudart.so.13,
-# so on a CUDA 12 base it cannot load (tested on an H200, docs/performance.md). faiss-gpu-cu12 brings its own
-# CUDA 12 libraries as wheels.
+# so on a CUDA 12 base it cannot load (readelf; the H200 run of docs/performance.md used CUDA 13 libraries).
+# faiss-gpu-cu12 brings its own CUDA 12 libraries as wheels; the two runtimes in one process were not run together
+# yet. CUDA 13 needs a Turing or newer GPU.
 ARG CUDA_IMAGE=nvidia/cuda:13.0.2-cudnn-runtime-ubuntu24.04
 
 # ---- build the virtualenv (Ubuntu 24.04's Python 3.12) from the hashed lock, then the project

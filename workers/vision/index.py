@@ -24,9 +24,11 @@ log = logging.getLogger(__name__)
 INDEX_FILE, ITEMS_FILE, MANIFEST_FILE = "index.faiss", "items.jsonl", "manifest.json"
 LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
 # faiss scores a search by one BLAS matrix product when queries x dimension >= this, else one query at a time. Never
-# BLAS: scored one at a time, a crop's scores and neighbours cannot depend on the batch it came in. BLAS results do,
-# in the last bits, on some CPUs (an AMD EPYC with AVX-512: up to 7e-7, and near-tied neighbours swapped), and at one
-# OpenMP thread it was no faster there for 1 to 160 queries (docs/performance.md, "FAISS back to one query at a time").
+# BLAS: scored one at a time (and no more threads than queries: `ProductIndex.search`), a crop's scores and
+# neighbours on the CPU index cannot depend on the batch it came in. BLAS results do, in the last bits, on some CPUs
+# (an AMD EPYC with AVX-512: up to 7e-7, and near-tied neighbours swapped), and at one OpenMP thread it was within
+# 11 % of one at a time there, either way, for 1 to 160 queries (docs/performance.md, "FAISS back to one query at a
+# time"). A GPU flat index scores with cuBLAS whatever this says.
 BLAS_THRESHOLD = 2**31 - 1
 
 
@@ -115,18 +117,16 @@ class ProductIndex:
         self._ensure()
         queries = np.ascontiguousarray(vectors, dtype=np.float32)
         faiss = faiss_module()
-        # faiss splits a lone query's scan over its threads and sums it in another order than a query of a batch
-        # (last bits): one thread scores it exactly as in any batch
-        threads = 1 if len(queries) == 1 else self.threads
-        restore = faiss.omp_get_max_threads() if threads is not None and self.threads is None else None
-        if threads is not None:
-            # OpenMP's thread count belongs to the calling thread: set it in each batch runner that searches
-            faiss.omp_set_num_threads(threads)
+        # OpenMP's thread count belongs to the calling thread: set it in each batch runner that searches
+        previous = faiss.omp_get_max_threads()
+        team = self.threads or previous
+        # a batch smaller than the team is scored by splitting the database over the threads, with BLAS (other last
+        # bits than the same query in a bigger batch): at most one thread per query keeps every query on its own
+        faiss.omp_set_num_threads(max(1, min(team, len(queries))))
         try:
             return self._faiss.search(queries, min(k, max(1, self.count)))
         finally:
-            if restore is not None:
-                faiss.omp_set_num_threads(restore)
+            faiss.omp_set_num_threads(team if self.threads else previous)
 
     @property
     def faiss(self) -> Any:

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from workers.vision.index import ProductIndex, faiss_module
 
@@ -31,20 +32,35 @@ def test_given_a_large_batch_when_its_queries_are_searched_alone_then_scores_are
         assert np.array_equal(scores[0], batch_scores[n])
 
 
-def test_given_any_batch_mates_when_a_query_is_searched_then_its_neighbours_and_scores_do_not_change() -> None:
-    # Given the scores of 600 queries searched together, with two OpenMP threads (a lone query's scan is split
-    # over them unless the index says otherwise)
-    index = ProductIndex(BUNDLED_INDEX, threads=2)
+@pytest.mark.parametrize("threads", [2, 4, None])
+def test_given_any_batch_mates_when_a_query_is_searched_then_its_neighbours_and_scores_do_not_change(
+        threads: int | None) -> None:
+    # Given the scores of 600 queries searched together by a team of threads (faiss splits the database over the
+    # team, with BLAS, for a batch smaller than the team; the bundled index is over its 10,000-vector cut for that)
+    index = ProductIndex(BUNDLED_INDEX, threads=threads)
+    assert index.count >= 10_000
     queries = _queries(index, 600)
     all_scores, all_rows = index.search(queries, 10)
     rng = np.random.default_rng(1)
-    # When random subsets, in random order, are searched as batches of 1 to 160 (a GPU worker's batch of crops)
-    for size in (1, 2, 7, 27, 64, 160):
+    # When random subsets, in random order, are searched as batches of 1 to 160
+    for size in (1, 2, 3, 7, 27, 64, 160):
         picked = rng.permutation(600)[:size]
         scores, rows = index.search(queries[picked], 10)
         # Then each query gets exactly what it got in the big batch
         assert np.array_equal(rows, all_rows[picked])
         assert np.array_equal(scores, all_scores[picked])
+
+
+def test_given_no_fixed_thread_count_when_a_small_batch_is_searched_then_the_callers_team_is_left_as_it_was() -> None:
+    index = ProductIndex(BUNDLED_INDEX)
+    omp = faiss_module()
+    before = omp.omp_get_max_threads()
+    omp.omp_set_num_threads(3)
+    try:
+        index.search(_queries(index, 2), 5)
+        assert omp.omp_get_max_threads() == 3
+    finally:
+        omp.omp_set_num_threads(before)
 
 
 def test_given_a_thread_count_when_a_thread_searches_then_its_own_openmp_team_is_that_size() -> None:
