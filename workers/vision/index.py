@@ -60,7 +60,6 @@ class ProductIndex:
     def of(cls, faiss_index: Any, items: list[dict[str, Any]], manifest: dict[str, Any],
            folder: Path) -> ProductIndex:
         """An index already in memory (what a build just wrote), searched as a loaded one is."""
-        faiss_module()
         index = cls(folder)
         index._faiss, index._items, index._manifest = faiss_index, items, manifest
         return index
