@@ -47,12 +47,14 @@ RUN apt-get update \
  && chown -R p2p:p2p /data
 COPY --chmod=0755 docker/entrypoint.py /usr/local/bin/p2p-entrypoint
 COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/p2p-healthcheck
-# REMAP_SIGTERM: Kubernetes' SIGTERM starts Celery's soft shutdown (bounded by worker_soft_shutdown_timeout,
-# then unfinished tasks go back to the queue) instead of an unbounded warm shutdown
+# NUMBA_CACHE_DIR: the compiled resize kernels (workers/vision/resize.py) go to /tmp, writable under a read-only
+# root filesystem. REMAP_SIGTERM: Kubernetes' SIGTERM starts Celery's soft shutdown (bounded by
+# worker_soft_shutdown_timeout, then unfinished tasks go back to the queue) instead of an unbounded warm shutdown
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1 \
     REMAP_SIGTERM=SIGQUIT \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     P2P_DATA_DIR=/data \
     P2P_BLOB_DIR=/data/blobs \
     P2P_MODELS_DIR=/opt/p2p/models \

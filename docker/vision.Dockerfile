@@ -28,8 +28,8 @@ COPY . /src
 # the wheel carries the models as data files too; the image keeps one copy, at /opt/p2p/models (mountable)
 RUN mkdir -p /src/models && pip install --no-deps /src && rm -rf /opt/venv/share/pixels2posts/models
 
-# ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root. CUDA's JIT cache goes to
-# /tmp, the only writable path under a read-only root filesystem
+# ---- runtime: CUDA + cuDNN runtime libraries, Python, the venv, the models; non-root. CUDA's and numba's JIT
+# caches go to /tmp, the only writable path under a read-only root filesystem
 FROM ${CUDA_IMAGE} AS runtime
 ENV DEBIAN_FRONTEND=noninteractive
 RUN apt-get update \
@@ -50,6 +50,7 @@ ENV PATH=/opt/venv/bin:$PATH \
     NVIDIA_VISIBLE_DEVICES=all \
     NVIDIA_DRIVER_CAPABILITIES=compute,utility \
     CUDA_CACHE_PATH=/tmp/cuda-cache \
+    NUMBA_CACHE_DIR=/tmp/numba-cache \
     P2P_DATA_DIR=/data \
     P2P_BLOB_DIR=/data/blobs \
     P2P_MODELS_DIR=/opt/p2p/models \

@@ -25,6 +25,7 @@ from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from workers.vision.prep import map_indices
+from workers.vision.resize import resize_bilinear
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
@@ -38,7 +39,7 @@ def letterbox(rgb: np.ndarray, size: int, fill: int = 255, out: np.ndarray | Non
         raise ValueError("cannot letterbox an empty image")
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+    resized = resize_bilinear(rgb, new_w, new_h)
     canvas = np.empty((size, size, 3), dtype=np.uint8) if out is None else out
     top, left = (size - new_h) // 2, (size - new_w) // 2
     canvas[:top] = fill

@@ -1,4 +1,5 @@
-"""Letterboxing a batch of images onto one canvas, and mapping boxes back (Ultralytics' LetterBox, numpy + Pillow).
+"""Letterboxing a batch of images onto one canvas, and mapping boxes back (Ultralytics' LetterBox, with Pillow's
+bilinear resize: workers.vision.resize).
 
 Each image is resized so its long side is the model size, then padded (grey 114, centred) to a canvas shared by
 the whole batch: the smallest stride multiple holding every resized image. Same-shaped images get exactly the
@@ -12,9 +13,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from workers.vision.prep import map_indices
+from workers.vision.resize import resize_bilinear
 
 PAD_VALUE = 114
 
@@ -49,7 +50,7 @@ def place(rgb: np.ndarray, canvas: np.ndarray, size: int, channels_first: bool =
     height, width = rgb.shape[:2]
     new_h, new_w = resized_shape(height, width, size)
     if (new_h, new_w) != (height, width):
-        rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+        rgb = resize_bilinear(rgb, new_w, new_h)
     canvas_h, canvas_w = canvas.shape[1:] if channels_first else canvas.shape[:2]
     top, left = round((canvas_h - new_h) / 2 - 0.1), round((canvas_w - new_w) / 2 - 0.1)
     if channels_first:
@@ -90,7 +91,7 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
         image_h, image_w = rgb.shape[:2]
         new_h, new_w = resized_shape(image_h, image_w, size)
         if (new_h, new_w) != (image_h, image_w):
-            rgb = np.asarray(Image.fromarray(rgb).resize((new_w, new_h), Image.Resampling.BILINEAR))
+            rgb = resize_bilinear(rgb, new_w, new_h)
         top, left = round((height - new_h) / 2 - 0.1), round((width - new_w) / 2 - 0.1)
         plane = tensor[i]
         plane[:, :top] = pad

@@ -1,0 +1,77 @@
+"""The compiled resize is Pillow's bilinear resize, pixel for pixel (the models and the statement gates were made
+on Pillow's), for every shape the vision stage meets: up, down, one axis, thin, and crops that are views."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from workers.vision import resize
+from workers.vision.resize import resize_bilinear
+
+
+def pillow(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
+    return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).resize((width, height), Image.Resampling.BILINEAR))
+
+
+def blocky(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Flat patches with edges, like a photo's garments, rather than noise only."""
+    small = rng.integers(0, 256, (height // 7 + 1, width // 7 + 1, 3), dtype=np.uint8)
+    return np.ascontiguousarray(np.repeat(np.repeat(small, 7, 0), 7, 1)[:height, :width])
+
+
+@pytest.mark.parametrize(("shape", "size"), [
+    ((600, 400), (427, 640)),   # the detector's upscale of a Colorful Fashion photo
+    ((320, 213), (427, 640)),   # of an H&M catalogue photo
+    ((600, 400), (128, 192)),   # the whole photo into the CLIP tower
+    ((700, 90), (60, 300)),     # the height shrinks far more than the width: Pillow 13 runs the vertical pass first
+    ((3000, 2), (1, 640)),      # a thin image keeps one pixel column
+    ((1, 1), (192, 192)),
+    ((50, 80), (80, 50)),       # one axis up, the other down
+    ((480, 640), (640, 480)),
+    ((200, 300), (300, 200)),
+    ((240, 320), (320, 240)),
+])
+def test_given_the_pipelines_shapes_when_resized_then_equal_to_pillow(shape: tuple[int, int],
+                                                                    size: tuple[int, int]) -> None:
+    rng = np.random.default_rng(sum(shape) + sum(size))
+    for rgb in (rng.integers(0, 256, (*shape, 3), dtype=np.uint8), blocky(rng, *shape)):
+        width, height = size
+        assert np.array_equal(resize_bilinear(rgb, width, height), pillow(rgb, width, height))
+
+
+def test_given_random_shapes_and_crop_views_when_resized_then_every_pixel_equals_pillow() -> None:
+    # Given 400 random sizes in and out, half of the inputs crops (non-contiguous views) of a larger image
+    rng = np.random.default_rng(7)
+    for case in range(400):
+        height, width = (int(v) for v in rng.integers(1, 400, 2))
+        out_height, out_width = (int(v) for v in rng.integers(1, 400, 2))
+        if case % 4 == 0:
+            out_height = height  # one pass only
+        elif case % 4 == 1:
+            out_width = width
+        rgb = rng.integers(0, 256, (height + 9, width + 5, 3), dtype=np.uint8)
+        view = rgb[4:4 + height, 2:2 + width] if case % 2 else np.ascontiguousarray(rgb[:height, :width])
+        # When resized, Then exactly Pillow's pixels
+        assert np.array_equal(resize_bilinear(view, out_width, out_height), pillow(view, out_width, out_height)), (
+            (height, width), (out_height, out_width))
+
+
+def test_given_the_same_size_when_resized_then_a_copy_of_the_input() -> None:
+    rgb = np.random.default_rng(1).integers(0, 256, (30, 40, 3), dtype=np.uint8)
+    out = resize_bilinear(rgb, 40, 30)
+    assert np.array_equal(out, rgb)
+    assert not np.shares_memory(out, rgb)
+
+
+def test_the_kernels_are_compiled_where_the_runtime_extras_are_installed() -> None:
+    # the `cpu` and `gpu` extras carry numba; without it the resize is Pillow's (the same pixels, about 3x slower)
+    assert resize.numba is not None
+    assert hasattr(resize._vertical, "py_func") and hasattr(resize._horizontal, "py_func")
+
+
+def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
+    rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
+    monkeypatch.setattr(resize, "numba", None)
+    assert np.array_equal(resize_bilinear(rgb, 20, 70), pillow(rgb, 20, 70))
