@@ -25,23 +25,28 @@ from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from workers.vision.prep import map_indices
-from workers.vision.resize import resize_bilinear
+from workers.vision.resize import resize_bilinear, write_planes
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
 
 
-def letterbox(rgb: np.ndarray, size: int, fill: int = 255, out: np.ndarray | None = None) -> np.ndarray:
-    """Resize the longest side to `size` and pad to a square of `fill` (the garment keeps its shape); written into
-    `out` (size x size x 3 uint8) when given, filling only the padding."""
+def letterbox_window(rgb: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
+    """The crop resized so its longest side is `size`, and its (top, left) in the size x size square."""
     height, width = rgb.shape[:2]
     if height == 0 or width == 0:
         raise ValueError("cannot letterbox an empty image")
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    resized = resize_bilinear(rgb, new_w, new_h)
+    return resize_bilinear(rgb, new_w, new_h), (size - new_h) // 2, (size - new_w) // 2
+
+
+def letterbox(rgb: np.ndarray, size: int, fill: int = 255, out: np.ndarray | None = None) -> np.ndarray:
+    """Resize the longest side to `size` and pad to a square of `fill` (the garment keeps its shape); written into
+    `out` (size x size x 3 uint8) when given, filling only the padding."""
+    resized, top, left = letterbox_window(rgb, size)
+    new_h, new_w = resized.shape[:2]
     canvas = np.empty((size, size, 3), dtype=np.uint8) if out is None else out
-    top, left = (size - new_h) // 2, (size - new_w) // 2
     canvas[:top] = fill
     canvas[top + new_h:] = fill
     canvas[top:top + new_h, :left] = fill
@@ -125,18 +130,26 @@ class ClipEmbedder:
         return out
 
     def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
-        """Crops -> the normalised [N, 3, S, S] float32 batch: per crop only the resize (into one uint8 batch), then
-        one numpy pass."""
+        """Crops -> the normalised [N, 3, S, S] float32 batch: each crop resized, then scaled and shifted straight
+        into its planes (the same float32 values as normalising the uint8 square in one numpy pass)."""
         size = self.image_size
-        stacked = np.empty((len(crops), size, size, 3), np.uint8)
-        squares = stacked.transpose(0, 3, 1, 2)
-        batch = np.empty(squares.shape, np.float32)
-        scale, shift = self._normalisation
+        batch = np.empty((len(crops), 3, size, size), np.float32)
+        scale, shift = (a.reshape(3) for a in self._normalisation)
+        longest, fill = self._resize
+        filled = np.multiply(np.full((3, 1, 1), fill, np.uint8), self._normalisation[0]) + self._normalisation[1]
 
-        def one(i: int) -> None:  # resize into the uint8 batch, then scale and shift that crop's planes
-            self.square(crops[i], stacked[i])
-            np.multiply(squares[i], scale, out=batch[i])
-            batch[i] += shift
+        def one(i: int) -> None:
+            if not longest:
+                write_planes(self.square(crops[i]), batch[i], scale, shift)
+                return
+            resized, top, left = letterbox_window(crops[i], size)
+            new_h, new_w = resized.shape[:2]
+            planes = batch[i]
+            planes[:, :top] = filled
+            planes[:, top + new_h:] = filled
+            planes[:, top:top + new_h, :left] = filled
+            planes[:, top:top + new_h, left + new_w:] = filled
+            write_planes(resized, planes[:, top:top + new_h, left:left + new_w], scale, shift)
 
         map_indices(one, len(crops), self._settings.ort_threads_per_session)
         return batch

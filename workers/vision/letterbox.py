@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.vision.prep import map_indices
-from workers.vision.resize import resize_bilinear
+from workers.vision.resize import resize_bilinear, write_planes
 
 PAD_VALUE = 114
 
@@ -85,6 +85,7 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
     height, width = canvas_shape([im.shape[:2] for im in images], size, stride)
     tensor = np.empty((len(images), 3, height, width), dtype=dtype)
     pad = np.multiply(np.full(1, PAD_VALUE, np.uint8), factor)[0]
+    scales, zeros = np.full(3, factor, np.float32), np.zeros(3, np.float32)  # x * factor + 0 == x * factor
 
     def place_scaled(i: int) -> Placement:
         rgb = images[i]
@@ -98,7 +99,7 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
         plane[:, top + new_h:] = pad
         plane[:, top:top + new_h, :left] = pad
         plane[:, top:top + new_h, left + new_w:] = pad
-        np.multiply(rgb.transpose(2, 0, 1), factor, out=plane[:, top:top + new_h, left:left + new_w], casting="unsafe")
+        write_planes(rgb, plane[:, top:top + new_h, left:left + new_w], scales, zeros)
         return Placement(gain=min(size / image_h, size / image_w), left=left, top=top, height=image_h, width=image_w)
 
     return tensor, map_indices(place_scaled, len(images), threads)

@@ -90,23 +90,31 @@ def _vertical(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.nd
 
 
 @_jit
-def _horizontal(source: np.ndarray, first: int, index: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
-    """out[y, o] = clip8(sum_j weights[j, o] * source[first + y, index[j, o]]) over rows flattened to width x
-    channels values: one contiguous loop per tap (a tap past a pixel's count has weight 0, which adds exactly 0)."""
-    values = index.shape[1]
-    acc = np.empty(values, np.int32)
-    for y in range(out.shape[0]):
-        row = source[first + y]
-        acc[:] = 1 << (PRECISION_BITS - 1)
-        for j in range(index.shape[0]):
-            tap_index = index[j]
-            tap_weight = weights[j]
-            for o in range(values):
-                acc[o] += np.int32(row[tap_index[o]]) * tap_weight[o]
-        target = out[y]
-        for o in range(values):
-            value = acc[o] >> PRECISION_BITS
-            target[o] = 0 if value < 0 else (255 if value > 255 else value)
+def _transpose(source: np.ndarray, out: np.ndarray) -> None:
+    """out[x, y] = source[y, x] for (H, W, 3) -> (W, H, 3), in 64 x 64 blocks (numpy's strided copy is 3x slower)."""
+    height, width = source.shape[0], source.shape[1]
+    for y0 in range(0, height, 64):
+        y1 = min(y0 + 64, height)
+        for x0 in range(0, width, 64):
+            for x in range(x0, min(x0 + 64, width)):
+                target = out[x]
+                for y in range(y0, y1):
+                    target[y, 0] = source[y, x, 0]
+                    target[y, 1] = source[y, x, 1]
+                    target[y, 2] = source[y, x, 2]
+
+
+@_jit
+def _planes(rgb: np.ndarray, scale: np.ndarray, shift: np.ndarray, out: np.ndarray) -> None:
+    """out[c, y, x] = float32(rgb[y, x, c]) * scale[c] + shift[c], two float32 roundings as numpy's two passes."""
+    for c in range(3):
+        factor = scale[c]
+        offset = shift[c]
+        for y in range(rgb.shape[0]):
+            source = rgb[y]
+            target = out[c, y]
+            for x in range(rgb.shape[1]):
+                target[x] = np.float32(source[x, c]) * factor + offset
 
 
 def _vertical_pass(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -116,19 +124,27 @@ def _vertical_pass(source: np.ndarray, first: int, bounds: np.ndarray, weights: 
     return out
 
 
+def _transposed(source: np.ndarray) -> np.ndarray:
+    out = np.empty((source.shape[1], source.shape[0], 3), np.uint8)
+    _transpose(source, out)
+    return out
+
+
 def _horizontal_pass(source: np.ndarray, first: int, rows: int, bounds: np.ndarray,
                      weights: np.ndarray) -> np.ndarray:
-    """The horizontal pass over `rows` rows from `first`, with per-output-value tap tables (taps x width x 3)."""
-    in_width = source.shape[1]
-    out_width = len(bounds)
-    taps = int(bounds[:, 1].max())
-    columns = np.minimum(bounds[:, :1] + np.arange(taps, dtype=np.int32)[None, :], in_width - 1)  # (out, taps)
-    index = (columns.T[:, :, None] * 3 + np.arange(3, dtype=np.int32)).reshape(taps, out_width * 3)
-    tap_weights = np.repeat(weights[:, :taps].T, 3, axis=1)
-    out = np.empty((rows, out_width, 3), np.uint8)
-    _horizontal(source.reshape(len(source), in_width * 3), first, np.ascontiguousarray(index, np.int32),
-                np.ascontiguousarray(tap_weights, np.int32), out.reshape(rows, out_width * 3))
-    return out
+    """The horizontal pass over `rows` rows from `first`: the rows pass on the transposed image, transposed back
+    (the same sums as Pillow's pixel-by-pixel pass, with contiguous inner loops)."""
+    return _transposed(_vertical_pass(_transposed(source[first:first + rows]), 0, bounds, weights))
+
+
+def write_planes(rgb: np.ndarray, out: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> None:
+    """Write HxWx3 uint8 `rgb` into `out` (3xHxW float32, a view may be strided) as `rgb * scale + shift` per
+    channel (float32 (3,) each): the same float32 values as numpy's multiply then add over the transposed image."""
+    if numba is None or out.dtype != np.float32:
+        np.multiply(rgb.transpose(2, 0, 1), scale[:, None, None], out=out, casting="unsafe")
+        out += shift[:, None, None]
+        return
+    _planes(rgb, scale.astype(np.float32), shift.astype(np.float32), out)
 
 
 def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:

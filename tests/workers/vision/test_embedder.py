@@ -41,6 +41,23 @@ def test_batched_embeddings_equal_one_by_one_and_are_unit_vectors(embedder: Clip
     assert (sims[~np.eye(len(crops), dtype=bool)] < 0.9999).all()
 
 
+def test_given_crops_when_prepared_then_the_normalised_letterboxed_squares_to_the_last_bit(
+        embedder: ClipEmbedder) -> None:
+    # Given crops of every shape the pipeline cuts (tall, wide, tiny, a non-contiguous view of a photo)
+    rng = np.random.default_rng(5)
+    photo = rng.integers(0, 256, (600, 400, 3), dtype=np.uint8)
+    crops = [photo[40:560, 90:300], photo[100:160, 0:400], photo[5:9, 7:10], photo, photo[::2, ::3]]
+    # When prepared for the tower (resized and normalised straight into the batch)
+    batch = embedder.prepare(crops)
+    # Then exactly the uint8 square normalised by numpy, as the tower was trained and the gates picked
+    scale, shift = embedder._normalisation
+    for crop, planes in zip(crops, batch, strict=True):
+        square = letterbox(crop, embedder.image_size, embedder._resize[1]).transpose(2, 0, 1)
+        expected = np.multiply(square, scale, dtype=np.float32)
+        expected += shift
+        assert np.array_equal(planes, expected)
+
+
 def test_an_empty_batch_is_an_empty_array(embedder: ClipEmbedder) -> None:
     assert embedder.embed_images([]).shape == (0, embedder.dim)
 

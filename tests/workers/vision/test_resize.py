@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from workers.vision import resize
-from workers.vision.resize import resize_bilinear
+from workers.vision.resize import resize_bilinear, write_planes
 
 
 def pillow(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -68,7 +68,23 @@ def test_given_the_same_size_when_resized_then_a_copy_of_the_input() -> None:
 def test_the_kernels_are_compiled_where_the_runtime_extras_are_installed() -> None:
     # the `cpu` and `gpu` extras carry numba; without it the resize is Pillow's (the same pixels, about 3x slower)
     assert resize.numba is not None
-    assert hasattr(resize._vertical, "py_func") and hasattr(resize._horizontal, "py_func")
+    assert hasattr(resize._vertical, "py_func") and hasattr(resize._transpose, "py_func")
+
+
+def test_given_scale_and_shift_when_written_into_planes_then_numpys_two_float32_passes() -> None:
+    # Given an image and a window of a larger float32 tensor (strided), CLIP-like per-channel scale and shift
+    rng = np.random.default_rng(11)
+    rgb = rng.integers(0, 256, (57, 91, 3), dtype=np.uint8)
+    scale = (1 / (255 * np.array([0.26862954, 0.26130258, 0.27577711]))).astype(np.float32)
+    shift = (-np.array([0.48145466, 0.4578275, 0.40821073]) / [0.26862954, 0.26130258, 0.27577711]).astype(np.float32)
+    tensor = np.zeros((3, 70, 100), np.float32)
+    # When written
+    write_planes(rgb, tensor[:, 6:63, 4:95], scale, shift)
+    # Then every value is numpy's multiply-then-add, and nothing outside the window moved
+    expected = np.multiply(rgb.transpose(2, 0, 1), scale[:, None, None], dtype=np.float32)
+    expected += shift[:, None, None]
+    assert np.array_equal(tensor[:, 6:63, 4:95], expected)
+    assert not tensor[:, :6].any() and not tensor[:, 63:].any() and not tensor[:, :, :4].any()
 
 
 def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
