@@ -30,6 +30,7 @@ from shared.palette import PALETTE, PALETTE_LAB, ciede2000, lab_to_rgb
 from shared.schemas import Colour
 from workers.language.vocabulary import COLOUR_WORDS, words_of
 from workers.vision.colours import ClusterStats, cluster_batch, name_clusters
+from workers.vision.compiled import NUMBA, nearest_palette
 
 _PALETTE_LAB32 = PALETTE_LAB.astype(np.float32)
 _SCALE = 50.0  # Lab units -> roughly unit range for the MLP
@@ -66,8 +67,18 @@ def colour_features(stats: ClusterStats) -> np.ndarray:
 
 
 def _nearest_palette(lab: np.ndarray) -> np.ndarray:
-    """Index of the nearest palette colour (squared Lab distance, float32) of each row of an (M, 3) array; the
-    passes write into two reused buffers (fresh (M, 37) temporaries cost more than the arithmetic)."""
+    """Index of the nearest palette colour (squared Lab distance, float32) of each row of an (M, 3) array; compiled
+    where numba is (workers.vision.compiled: the same indices)."""
+    if not NUMBA or lab.dtype != np.float32:
+        return _nearest_palette_numpy(lab)
+    labels = np.empty(len(lab), np.intp)
+    nearest_palette(np.ascontiguousarray(lab), _PALETTE_LAB32, labels)
+    return labels
+
+
+def _nearest_palette_numpy(lab: np.ndarray) -> np.ndarray:
+    """_nearest_palette in numpy: the passes write into two reused buffers (fresh (M, 37) temporaries cost more than
+    the arithmetic)."""
     distance = np.empty((len(lab), len(PALETTE)), np.float32)
     step = np.empty_like(distance)
     np.square(np.subtract(lab[:, 0:1], _PALETTE_LAB32[None, :, 0], out=distance), out=distance)

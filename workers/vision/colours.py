@@ -22,6 +22,7 @@ import numpy as np
 
 from shared.palette import lab_to_rgb, name_lab
 from shared.schemas import Colour
+from workers.vision.compiled import NUMBA, cluster_sums, nearest_centres
 
 GRID = 24                  # each crop is sampled on GRID x GRID points (576: shares to ~0.2%)
 BORDER_FRACTION = 0.06     # width of the frame that models the background
@@ -185,8 +186,18 @@ def _kmeans_pp(points: np.ndarray, weights: np.ndarray, draws: np.ndarray) -> np
 
 
 def _nearest(planes: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Index of and squared distance to the nearest centre: planes (3, M, P) (channel-first, so every step is a
-    contiguous elementwise pass), centres (M, K, 3)."""
+    """Index of and squared distance to the nearest centre: planes (3, M, P), centres (M, K, 3); compiled where
+    numba is (workers.vision.compiled: the same values as the numpy reference)."""
+    if not NUMBA:
+        return _nearest_numpy(planes, centres)
+    labels = np.empty(planes.shape[1:], np.intp)
+    closest = np.empty(planes.shape[1:], np.float32)
+    nearest_centres(planes, np.ascontiguousarray(centres, np.float32), labels, closest)
+    return labels, closest
+
+
+def _nearest_numpy(planes: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """_nearest in numpy: planes channel-first, so every step is a contiguous elementwise pass."""
     best = np.empty(planes.shape[1:], np.float32)
     labels = np.zeros(planes.shape[1:], np.intp)
     distance = np.empty_like(best)
@@ -207,7 +218,17 @@ def _nearest(planes: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _cluster_sums(planes: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per set and cluster: weight total (M, K) and weighted coordinate sums (M, K, 3), by bincount."""
+    """Per set and cluster: weight total (M, K) and weighted coordinate sums (M, K, 3); compiled where numba is
+    (the same sums in the same order as the bincount reference)."""
+    if not NUMBA:
+        return _cluster_sums_numpy(planes, labels, weights)
+    sizes, sums = np.empty((labels.shape[0], CLUSTERS)), np.empty((labels.shape[0], CLUSTERS, 3))
+    cluster_sums(planes, labels, weights, sizes, sums)
+    return sizes, sums
+
+
+def _cluster_sums_numpy(planes: np.ndarray, labels: np.ndarray,
+                        weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     m = labels.shape[0]
     keys = (labels + (np.arange(m) * CLUSTERS)[:, None]).ravel()
     flat_weights = weights.ravel()

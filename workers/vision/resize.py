@@ -15,29 +15,13 @@ Without numba (an optional speed-up of the `cpu`/`gpu` extras) the resize is Pil
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
-
 import numpy as np
 from PIL import Image
 
-try:
-    import numba
-except ImportError:  # pragma: no cover - exercised only where numba is not installed
-    numba = None  # type: ignore[assignment]
+from workers.vision.compiled import NUMBA
+from workers.vision.compiled import jit as _jit
 
 PRECISION_BITS = 32 - 8 - 2  # Pillow's: 8 bits of result, 2 for overflow of filters with negative lobes
-
-
-def _jit(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Compiled without the GIL (the batch runners' threads resize at once), cached on disk where numba can write
-    (NUMBA_CACHE_DIR; the images set /tmp under their read-only root), else compiled in each process (about 1 s)."""
-    if numba is None:
-        return function
-    try:
-        return numba.njit(nogil=True, cache=True)(function)
-    except RuntimeError:  # no writable cache location
-        return numba.njit(nogil=True)(function)
 
 
 @_jit
@@ -140,7 +124,7 @@ def _horizontal_pass(source: np.ndarray, first: int, rows: int, bounds: np.ndarr
 def write_planes(rgb: np.ndarray, out: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> None:
     """Write HxWx3 uint8 `rgb` into `out` (3xHxW float32, a view may be strided) as `rgb * scale + shift` per
     channel (float32 (3,) each): the same float32 values as numpy's multiply then add over the transposed image."""
-    if numba is None or out.dtype != np.float32:
+    if not NUMBA or out.dtype != np.float32:
         np.multiply(rgb.transpose(2, 0, 1), scale[:, None, None], out=out, casting="unsafe")
         out += shift[:, None, None]
         return
@@ -153,7 +137,7 @@ def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     in_height, in_width = rgb.shape[:2]
     if (in_height, in_width) == (height, width):
         return rgb.copy()
-    if numba is None:
+    if not NUMBA:
         return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
     source = np.ascontiguousarray(rgb, dtype=np.uint8)
     need_horizontal, need_vertical = width != in_width, height != in_height

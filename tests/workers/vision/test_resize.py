@@ -67,7 +67,7 @@ def test_given_the_same_size_when_resized_then_a_copy_of_the_input() -> None:
 
 def test_the_kernels_are_compiled_where_the_runtime_extras_are_installed() -> None:
     # the `cpu` and `gpu` extras carry numba; without it the resize is Pillow's (the same pixels, about 3x slower)
-    assert resize.numba is not None
+    assert resize.NUMBA
     assert hasattr(resize._vertical, "py_func") and hasattr(resize._transpose, "py_func")
 
 
@@ -89,5 +89,5 @@ def test_given_scale_and_shift_when_written_into_planes_then_numpys_two_float32_
 
 def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
     rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
-    monkeypatch.setattr(resize, "numba", None)
+    monkeypatch.setattr(resize, "NUMBA", False)
     assert np.array_equal(resize_bilinear(rgb, 20, 70), pillow(rgb, 20, 70))

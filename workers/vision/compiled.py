@@ -1,0 +1,96 @@
+"""Compiled kernels (numba) for the vision stage's CPU work between the models, and the decorator that builds them.
+
+numba comes with the `cpu` and `gpu` extras, so every vision worker has it. Importing the stage's modules must not
+need it (schemas, the API), so without numba `NUMBA` is False and callers keep their numpy paths, which compute the
+same values (tests/workers/vision/test_compiled.py, test_resize.py).
+
+Each kernel repeats its numpy reference operation by operation, in the same float types and the same order, so
+the results are equal to the last bit: no fast-math, and no fused multiply-add (numba does not contract them).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+try:
+    import numba
+except ImportError:  # pragma: no cover - exercised only where numba is not installed
+    numba = None  # type: ignore[assignment]
+
+NUMBA = numba is not None
+
+
+def jit(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Compiled without the GIL (the batch runners' threads run kernels at once), cached on disk where numba can
+    write (NUMBA_CACHE_DIR; the images set /tmp under their read-only root), else compiled in each process."""
+    if numba is None:
+        return function
+    try:
+        return numba.njit(nogil=True, cache=True)(function)
+    except RuntimeError:  # no writable cache location
+        return numba.njit(nogil=True)(function)
+
+
+@jit
+def nearest_centres(planes: np.ndarray, centres: np.ndarray, labels: np.ndarray, best: np.ndarray) -> None:
+    """colours._nearest: for planes (3, M, P) float32 and centres (M, K, 3) float32, the index of the nearest
+    centre (the first of equals) into labels (M, P) and its squared distance, summed over channels 0, 1, 2 in that
+    order in float32, into best (M, P)."""
+    for m in range(planes.shape[1]):
+        for p in range(planes.shape[2]):
+            x0, x1, x2 = planes[0, m, p], planes[1, m, p], planes[2, m, p]
+            closest = np.float32(0.0)
+            label = 0
+            for k in range(centres.shape[1]):
+                d0 = x0 - centres[m, k, 0]
+                d1 = x1 - centres[m, k, 1]
+                d2 = x2 - centres[m, k, 2]
+                distance = d0 * d0
+                distance += d1 * d1
+                distance += d2 * d2
+                if k == 0 or distance < closest:
+                    closest = distance
+                    label = k
+            labels[m, p] = label
+            best[m, p] = closest
+
+
+@jit
+def cluster_sums(planes: np.ndarray, labels: np.ndarray, weights: np.ndarray, sizes: np.ndarray,
+                 sums: np.ndarray) -> None:
+    """colours._cluster_sums: per set and cluster the weight total (float64, accumulated in point order as numpy's
+    bincount does) into sizes (M, K) and the sums of float32 products coordinate x weight into sums (M, K, 3)."""
+    sizes[:] = 0.0
+    sums[:] = 0.0
+    for m in range(labels.shape[0]):
+        for p in range(labels.shape[1]):
+            k = labels[m, p]
+            weight = weights[m, p]
+            sizes[m, k] += np.float64(weight)
+            for d in range(3):
+                sums[m, k, d] += np.float64(planes[d, m, p] * weight)
+
+
+@jit
+def nearest_palette(points: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> None:
+    """colour_model._nearest_palette: for points (M, 3) float32 and palette (K, 3) float32, the index of the
+    nearest palette colour (the first of equals, as argmin) by squared distance summed over channels 0, 1, 2 in
+    float32, into labels (M,)."""
+    for m in range(points.shape[0]):
+        x0, x1, x2 = points[m, 0], points[m, 1], points[m, 2]
+        closest = np.float32(0.0)
+        label = 0
+        for k in range(palette.shape[0]):
+            d0 = x0 - palette[k, 0]
+            d1 = x1 - palette[k, 1]
+            d2 = x2 - palette[k, 2]
+            distance = d0 * d0
+            distance += d1 * d1
+            distance += d2 * d2
+            if k == 0 or distance < closest:
+                closest = distance
+                label = k
+        labels[m] = label
