@@ -92,8 +92,10 @@ def start_vision(settings: Settings, stage_class: str | None = None) -> WorkerRu
     if stage_class:
         pipeline: VisionPipelineLike = import_stage_class(stage_class)(settings)
     else:
+        from workers.vision.compiled import warm_up_kernels
         from workers.vision.pipeline import VisionPipeline  # only vision workers load onnxruntime and faiss
 
+        warm_up_kernels()
         pipeline = VisionPipeline(settings)
     runtime = open_runtime(settings)
     runtime.vision = VisionStage(pipeline, settings)

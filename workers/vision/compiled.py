@@ -94,3 +94,24 @@ def nearest_palette(points: np.ndarray, palette: np.ndarray, labels: np.ndarray)
                 closest = distance
                 label = k
         labels[m] = label
+
+
+def warm_up_kernels() -> None:
+    """Compile, or load from numba's cache, every kernel for each array type the pipeline passes it, before the
+    first job: decoded images are read-only, and a read-only array compiles apart from a writable one, so the
+    first batches would otherwise pay about a second each of compiling (measured in the worker bench)."""
+    if not NUMBA:
+        return
+    from workers.vision.colour_model import colour_features
+    from workers.vision.colours import cluster_batch
+    from workers.vision.resize import resize_bilinear, write_planes
+
+    decoded = np.zeros((40, 30, 3), np.uint8)
+    decoded.setflags(write=False)
+    ones, zeros = np.ones(3, np.float32), np.zeros(3, np.float32)
+    for rgb in (decoded, decoded.copy()):
+        write_planes(rgb, np.empty((3, 40, 30), np.float32), ones, zeros)
+        write_planes(rgb, np.empty((3, 48, 36), np.float32)[:, 4:44, 3:33], ones, zeros)  # a window of a batch
+        for width, height in ((60, 80), (15, 20), (30, 10)):  # upscale, downscale, the vertical pass first
+            write_planes(resize_bilinear(rgb, width, height), np.empty((3, height, width), np.float32), ones, zeros)
+        colour_features(cluster_batch([rgb, rgb[5:30, 3:20]]))

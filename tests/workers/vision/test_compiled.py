@@ -3,12 +3,16 @@ statement gates picked on them, must not move with the speed-up."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
-from workers.vision import colour_model, colours, compiled
+from shared.images import load_image
+from workers.vision import colour_model, colours, compiled, resize
 from workers.vision.colour_model import _nearest_palette, _nearest_palette_numpy, colour_features
 from workers.vision.colours import _cluster_sums, _cluster_sums_numpy, _nearest, _nearest_numpy, cluster_batch
+from workers.vision.pipeline import VisionPipeline
 
 
 @pytest.fixture()
@@ -70,3 +74,17 @@ def test_given_real_crops_when_clustered_then_the_same_stats_and_features_as_num
     # Then the same centres, shares and features, bit for bit
     assert np.array_equal(stats.centres, reference.centres) and np.array_equal(stats.shares, reference.shares)
     assert np.array_equal(features, colour_features(reference))
+
+
+def test_given_warmed_up_kernels_when_real_photos_go_through_then_nothing_compiles(photos: list[Path]) -> None:
+    # Given the kernels warmed up as a vision worker does before its first job
+    compiled.warm_up_kernels()
+    kernels = [getattr(module, name) for module in (compiled, resize) for name in dir(module)
+               if hasattr(getattr(module, name), "signatures")]
+    compiled_before = [len(kernel.signatures) for kernel in kernels]
+    # When decoded photos (read-only arrays, crops of them) go through the whole pipeline
+    pipeline = VisionPipeline()
+    packs = pipeline.evidence_batch([load_image(path, min_side=pipeline.min_side) for path in photos[:8]])
+    # Then no kernel was compiled for a new array type during the batch
+    assert any(pack.garments for pack in packs)
+    assert [len(kernel.signatures) for kernel in kernels] == compiled_before
