@@ -47,7 +47,7 @@ RUN apt-get update \
  && chown -R p2p:p2p /data
 COPY --chmod=0755 docker/entrypoint.py /usr/local/bin/p2p-entrypoint
 COPY --chmod=0755 docker/healthcheck.py /usr/local/bin/p2p-healthcheck
-# NUMBA_CACHE_DIR: the compiled resize kernels (workers/vision/resize.py) go to /tmp, writable under a read-only
+# NUMBA_CACHE_DIR: the vision stage's compiled kernels (workers/vision/compiled.py) go to /tmp, writable under a read-only
 # root filesystem. REMAP_SIGTERM: Kubernetes' SIGTERM starts Celery's soft shutdown (bounded by
 # worker_soft_shutdown_timeout, then unfinished tasks go back to the queue) instead of an unbounded warm shutdown
 ENV PATH=/opt/venv/bin:$PATH \

@@ -188,7 +188,7 @@ def _kmeans_pp(points: np.ndarray, weights: np.ndarray, draws: np.ndarray) -> np
 def _nearest(planes: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Index of and squared distance to the nearest centre: planes (3, M, P), centres (M, K, 3); compiled where
     numba is (workers.vision.compiled: the same values as the numpy reference)."""
-    if not NUMBA:
+    if not NUMBA or planes.dtype != np.float32:  # the kernel's arithmetic is the reference's only in float32
         return _nearest_numpy(planes, centres)
     labels = np.empty(planes.shape[1:], np.intp)
     closest = np.empty(planes.shape[1:], np.float32)
@@ -220,7 +220,7 @@ def _nearest_numpy(planes: np.ndarray, centres: np.ndarray) -> tuple[np.ndarray,
 def _cluster_sums(planes: np.ndarray, labels: np.ndarray, weights: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per set and cluster: weight total (M, K) and weighted coordinate sums (M, K, 3); compiled where numba is
     (the same sums in the same order as the bincount reference)."""
-    if not NUMBA:
+    if not NUMBA or planes.dtype != np.float32 or weights.dtype != np.float32:
         return _cluster_sums_numpy(planes, labels, weights)
     sizes, sums = np.empty((labels.shape[0], CLUSTERS)), np.empty((labels.shape[0], CLUSTERS, 3))
     cluster_sums(planes, labels, weights, sizes, sums)

@@ -77,8 +77,8 @@ def cluster_sums(planes: np.ndarray, labels: np.ndarray, weights: np.ndarray, si
 @jit
 def nearest_palette(points: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> None:
     """colour_model._nearest_palette: for points (M, 3) float32 and palette (K, 3) float32, the index of the
-    nearest palette colour (the first of equals, as argmin) by squared distance summed over channels 0, 1, 2 in
-    float32, into labels (M,)."""
+    nearest palette colour (the first of equals, as argmin does for finite values) by squared distance summed over
+    channels 0, 1, 2 in float32, into labels (M,)."""
     for m in range(points.shape[0]):
         x0, x1, x2 = points[m, 0], points[m, 1], points[m, 2]
         closest = np.float32(0.0)
@@ -99,7 +99,8 @@ def nearest_palette(points: np.ndarray, palette: np.ndarray, labels: np.ndarray)
 def warm_up_kernels() -> None:
     """Compile, or load from numba's cache, every kernel for each array type the pipeline passes it, before the
     first job: decoded images are read-only, and a read-only array compiles apart from a writable one, so the
-    first batches would otherwise pay about a second each of compiling (measured in the worker bench)."""
+    first batches would otherwise pay about a second each of compiling (measured in the worker bench). The images'
+    cache lives in /tmp, so each new container compiles once, at its start."""
     if not NUMBA:
         return
     from workers.vision.colour_model import colour_features
@@ -112,6 +113,7 @@ def warm_up_kernels() -> None:
     for rgb in (decoded, decoded.copy()):
         write_planes(rgb, np.empty((3, 40, 30), np.float32), ones, zeros)
         write_planes(rgb, np.empty((3, 48, 36), np.float32)[:, 4:44, 3:33], ones, zeros)  # a window of a batch
+        write_planes(rgb[2:38, 3:27], np.empty((3, 36, 24), np.float32), ones, zeros)  # a centre crop's view
         for width, height in ((60, 80), (15, 20), (30, 10)):  # upscale, downscale, the vertical pass first
             write_planes(resize_bilinear(rgb, width, height), np.empty((3, height, width), np.float32), ones, zeros)
         colour_features(cluster_batch([rgb, rgb[5:30, 3:20]]))

@@ -8,9 +8,10 @@ same integer sums and clipping, and the same choice of which pass runs first. It
 the vertical pass combines whole contiguous rows (Pillow walks pixel by pixel over 4-byte RGBX), which makes the
 detector's 400x600 -> 427x640 upscale about 2.5x cheaper, with no conversion to and from a Pillow image.
 
-It also pins the result to one algorithm: Pillow 12 and 13 differ in which pass runs first for images shrunk much
-more in height than in width, which changes pixels; the packs should not depend on the installed Pillow.
-Without numba (an optional speed-up of the `cpu`/`gpu` extras) the resize is Pillow's own.
+It also pins the result to one algorithm: Pillow 13.0 runs the vertical pass first for an image shrunk much more in
+height than in width, where earlier releases always ran the horizontal pass first, and the two orders round apart.
+With numba the packs do not depend on the installed Pillow; without it (it comes with the `cpu`/`gpu` extras) the
+resize is the installed Pillow's own.
 """
 
 from __future__ import annotations

@@ -65,12 +65,6 @@ def test_given_the_same_size_when_resized_then_a_copy_of_the_input() -> None:
     assert not np.shares_memory(out, rgb)
 
 
-def test_the_kernels_are_compiled_where_the_runtime_extras_are_installed() -> None:
-    # the `cpu` and `gpu` extras carry numba; without it the resize is Pillow's (the same pixels, about 3x slower)
-    assert resize.NUMBA
-    assert hasattr(resize._vertical, "py_func") and hasattr(resize._transpose, "py_func")
-
-
 def test_given_scale_and_shift_when_written_into_planes_then_numpys_two_float32_passes() -> None:
     # Given an image and a window of a larger float32 tensor (strided), CLIP-like per-channel scale and shift
     rng = np.random.default_rng(11)
@@ -88,6 +82,17 @@ def test_given_scale_and_shift_when_written_into_planes_then_numpys_two_float32_
 
 
 def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no numba: the kernels must not run (they would be plain, very slow Python)
+    def not_without_numba(*args: object) -> None:
+        raise AssertionError("a kernel ran without numba")
+
     rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     monkeypatch.setattr(resize, "NUMBA", False)
-    assert np.array_equal(resize_bilinear(rgb, 20, 70), pillow(rgb, 20, 70))
+    for kernel in ("_coefficients", "_vertical", "_transpose", "_planes"):
+        monkeypatch.setattr(resize, kernel, not_without_numba)
+    # When resized and written into planes, Then Pillow's pixels and numpy's values
+    out = resize_bilinear(rgb, 20, 70)
+    assert np.array_equal(out, pillow(rgb, 20, 70))
+    planes = np.empty((3, 70, 20), np.float32)
+    write_planes(out, planes, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
+    assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
