@@ -30,7 +30,7 @@ from shared.palette import PALETTE, PALETTE_LAB, ciede2000, lab_to_rgb
 from shared.schemas import Colour
 from workers.language.vocabulary import COLOUR_WORDS, words_of
 from workers.vision.colours import ClusterStats, cluster_batch, name_clusters
-from workers.vision.compiled import NUMBA, nearest_palette
+from workers.vision.compiled import NUMBA, nearest_centres
 
 _PALETTE_LAB32 = PALETTE_LAB.astype(np.float32)
 _SCALE = 50.0  # Lab units -> roughly unit range for the MLP
@@ -71,9 +71,10 @@ def _nearest_palette(lab: np.ndarray) -> np.ndarray:
     where numba is (workers.vision.compiled: the same indices)."""
     if not NUMBA or lab.dtype != np.float32:
         return _nearest_palette_numpy(lab)
-    labels = np.empty(len(lab), np.intp)
-    nearest_palette(np.ascontiguousarray(lab), _PALETTE_LAB32, labels)
-    return labels
+    labels = np.empty((1, len(lab)), np.intp)
+    planes = np.ascontiguousarray(lab.T)[:, None, :]  # one set of M points, channel-first
+    nearest_centres(planes, _PALETTE_LAB32[None], labels, np.empty((1, len(lab)), np.float32))
+    return labels[0]
 
 
 def _nearest_palette_numpy(lab: np.ndarray) -> np.ndarray:

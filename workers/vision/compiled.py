@@ -36,9 +36,10 @@ def jit(function: Callable[..., Any]) -> Callable[..., Any]:
 
 @jit
 def nearest_centres(planes: np.ndarray, centres: np.ndarray, labels: np.ndarray, best: np.ndarray) -> None:
-    """colours._nearest: for planes (3, M, P) float32 and centres (M, K, 3) float32, the index of the nearest
-    centre (the first of equals) into labels (M, P) and its squared distance, summed over channels 0, 1, 2 in that
-    order in float32, into best (M, P)."""
+    """colours._nearest (and, with one set of the palette's colours, colour_model._nearest_palette): for planes
+    (3, M, P) float32 and centres (M, K, 3) float32, the index of the nearest centre (the first of equals, as argmin
+    for finite values) into labels (M, P) and its squared distance, summed over channels 0, 1, 2 in that order in
+    float32, into best (M, P)."""
     for m in range(planes.shape[1]):
         for p in range(planes.shape[2]):
             x0, x1, x2 = planes[0, m, p], planes[1, m, p], planes[2, m, p]
@@ -72,28 +73,6 @@ def cluster_sums(planes: np.ndarray, labels: np.ndarray, weights: np.ndarray, si
             sizes[m, k] += np.float64(weight)
             for d in range(3):
                 sums[m, k, d] += np.float64(planes[d, m, p] * weight)
-
-
-@jit
-def nearest_palette(points: np.ndarray, palette: np.ndarray, labels: np.ndarray) -> None:
-    """colour_model._nearest_palette: for points (M, 3) float32 and palette (K, 3) float32, the index of the
-    nearest palette colour (the first of equals, as argmin does for finite values) by squared distance summed over
-    channels 0, 1, 2 in float32, into labels (M,)."""
-    for m in range(points.shape[0]):
-        x0, x1, x2 = points[m, 0], points[m, 1], points[m, 2]
-        closest = np.float32(0.0)
-        label = 0
-        for k in range(palette.shape[0]):
-            d0 = x0 - palette[k, 0]
-            d1 = x1 - palette[k, 1]
-            d2 = x2 - palette[k, 2]
-            distance = d0 * d0
-            distance += d1 * d1
-            distance += d2 * d2
-            if k == 0 or distance < closest:
-                closest = distance
-                label = k
-        labels[m] = label
 
 
 def warm_up_kernels() -> None:

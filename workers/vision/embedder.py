@@ -25,7 +25,7 @@ from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from workers.vision.prep import map_indices
-from workers.vision.resize import resize_bilinear, write_planes
+from workers.vision.resize import fill_outside, resize_bilinear, write_planes
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
@@ -144,12 +144,8 @@ class ClipEmbedder:
                 return
             resized, top, left = letterbox_window(crops[i], size)
             new_h, new_w = resized.shape[:2]
-            planes = batch[i]
-            planes[:, :top] = filled
-            planes[:, top + new_h:] = filled
-            planes[:, top:top + new_h, :left] = filled
-            planes[:, top:top + new_h, left + new_w:] = filled
-            write_planes(resized, planes[:, top:top + new_h, left:left + new_w], scale, shift)
+            fill_outside(batch[i], top, left, new_h, new_w, filled)
+            write_planes(resized, batch[i][:, top:top + new_h, left:left + new_w], scale, shift)
 
         map_indices(one, len(crops), self._settings.ort_threads_per_session)
         return batch

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.vision.prep import map_indices
-from workers.vision.resize import resize_bilinear, write_planes
+from workers.vision.resize import fill_outside, resize_bilinear, write_planes
 
 PAD_VALUE = 114
 
@@ -94,12 +94,8 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
         if (new_h, new_w) != (image_h, image_w):
             rgb = resize_bilinear(rgb, new_w, new_h)
         top, left = round((height - new_h) / 2 - 0.1), round((width - new_w) / 2 - 0.1)
-        plane = tensor[i]
-        plane[:, :top] = pad
-        plane[:, top + new_h:] = pad
-        plane[:, top:top + new_h, :left] = pad
-        plane[:, top:top + new_h, left + new_w:] = pad
-        write_planes(rgb, plane[:, top:top + new_h, left:left + new_w], scales, zeros)
+        fill_outside(tensor[i], top, left, new_h, new_w, pad)
+        write_planes(rgb, tensor[i][:, top:top + new_h, left:left + new_w], scales, zeros)
         return Placement(gain=min(size / image_h, size / image_w), left=left, top=top, height=image_h, width=image_w)
 
     return tensor, map_indices(place_scaled, len(images), threads)

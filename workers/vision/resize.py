@@ -132,6 +132,15 @@ def write_planes(rgb: np.ndarray, out: np.ndarray, scale: np.ndarray, shift: np.
     _planes(rgb, scale.astype(np.float32), shift.astype(np.float32), out)
 
 
+def fill_outside(planes: np.ndarray, top: int, left: int, height: int, width: int, value: object) -> None:
+    """Fill `planes` (C x H x W) with `value` (a scalar, or one per channel as C x 1 x 1) outside the height x width
+    window at (top, left): the padding strips of a letterboxed image."""
+    planes[:, :top] = value
+    planes[:, top + height:] = value
+    planes[:, top:top + height, :left] = value
+    planes[:, top:top + height, left + width:] = value
+
+
 def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """HxWx3 uint8 -> height x width x 3 uint8, equal to
     `np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))` under Pillow 13.0."""
