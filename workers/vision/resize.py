@@ -6,7 +6,7 @@ difference), which moved the gates (docs/performance.md). This is Pillow 13.0's 
 written out: per output pixel the same double-precision filter weights, rounded to the same 22-bit integers, the
 same integer sums and clipping, and the same choice of which pass runs first. Its passes are laid out for the CPU:
 the vertical pass combines whole contiguous rows (Pillow walks pixel by pixel over 4-byte RGBX), which makes the
-detector's 400x600 -> 427x640 upscale about 2.5x cheaper, with no conversion to and from a Pillow image.
+detector's 400x600 -> 427x640 upscale about 4x cheaper (2.6 -> 0.63 ms), with no Pillow image in between.
 
 It also pins the result to one algorithm: Pillow 13.0 runs the vertical pass first for an image shrunk much more in
 height than in width, where earlier releases always ran the horizontal pass first, and the two orders round apart.
