@@ -119,28 +119,19 @@ class ClipEmbedder:
         """(letterbox rather than centre crop, letterbox fill), from the metadata read once."""
         return self.meta.get("resize_mode", "longest") == "longest", int(self.meta.get("fill", 255))
 
-    def square(self, rgb: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """One HxWx3 uint8 crop -> SxSx3 uint8 (into `out` when given), resized as the model was trained/exported."""
-        longest, fill = self._resize
-        if longest:
-            return letterbox(rgb, self.image_size, fill, out)
-        if out is None:
-            return center_crop(rgb, self.image_size)
-        out[...] = center_crop(rgb, self.image_size)
-        return out
-
     def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
         """Crops -> the normalised [N, 3, S, S] float32 batch: each crop resized, then scaled and shifted straight
         into its planes (the same float32 values as normalising the uint8 square in one numpy pass)."""
         size = self.image_size
         batch = np.empty((len(crops), 3, size, size), np.float32)
-        scale, shift = (a.reshape(3) for a in self._normalisation)
+        planes_scale, planes_shift = self._normalisation  # (3, 1, 1) each
+        scale, shift = planes_scale.reshape(3), planes_shift.reshape(3)
         longest, fill = self._resize
-        filled = np.multiply(np.full((3, 1, 1), fill, np.uint8), self._normalisation[0]) + self._normalisation[1]
+        filled = np.multiply(np.full((3, 1, 1), fill, np.uint8), planes_scale) + planes_shift
 
         def one(i: int) -> None:
-            if not longest:
-                write_planes(self.square(crops[i]), batch[i], scale, shift)
+            if not longest:  # open_clip's centre crop (a tower exported with resize_mode "shortest")
+                write_planes(center_crop(crops[i], size), batch[i], scale, shift)
                 return
             resized, top, left = letterbox_window(crops[i], size)
             new_h, new_w = resized.shape[:2]

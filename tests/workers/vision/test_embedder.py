@@ -7,7 +7,7 @@ import pytest
 
 from pixels2posts.catalog.reader import CatalogItem
 from shared.images import load_image
-from workers.vision.embedder import ClipEmbedder, letterbox
+from workers.vision.embedder import ClipEmbedder, center_crop, letterbox
 
 
 @pytest.fixture(scope="module")
@@ -54,6 +54,20 @@ def test_given_crops_when_prepared_then_the_normalised_letterboxed_squares_to_th
     for crop, planes in zip(crops, batch, strict=True):
         square = letterbox(crop, embedder.image_size, embedder._resize[1]).transpose(2, 0, 1)
         expected = np.multiply(square, scale, dtype=np.float32)
+        expected += shift
+        assert np.array_equal(planes, expected)
+
+
+def test_given_a_centre_crop_tower_when_crops_are_prepared_then_numpys_normalised_centre_squares() -> None:
+    # Given a tower exported with open_clip's centre crop (resize_mode "shortest"), read from its metadata
+    embedder = ClipEmbedder()
+    embedder.__dict__["_resize"] = (False, 255)
+    photo = np.random.default_rng(6).integers(0, 256, (600, 400, 3), dtype=np.uint8)
+    crops = [photo[40:560, 90:300], photo[100:160, 0:400], photo]
+    # When prepared, Then each crop's centre square, normalised by numpy, to the last bit
+    scale, shift = embedder._normalisation
+    for crop, planes in zip(crops, embedder.prepare(crops), strict=True):
+        expected = np.multiply(center_crop(crop, embedder.image_size).transpose(2, 0, 1), scale, dtype=np.float32)
         expected += shift
         assert np.array_equal(planes, expected)
 
