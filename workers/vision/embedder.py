@@ -25,20 +25,26 @@ from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from workers.vision.prep import map_indices
-from workers.vision.resize import fill_outside, resize_bilinear, write_planes
+from workers.vision.resize import fill_outside, resize_bilinear, resize_to_planes, write_planes
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
 
 
-def letterbox_window(rgb: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
-    """The crop resized so its longest side is `size`, and its (top, left) in the size x size square."""
-    height, width = rgb.shape[:2]
+def letterbox_shape(height: int, width: int, size: int) -> tuple[int, int, int, int]:
+    """(height, width, top, left) of an image of `height` x `width` resized so its longest side is `size`, in the
+    size x size square."""
     if height == 0 or width == 0:
         raise ValueError("cannot letterbox an empty image")
     scale = size / max(height, width)
     new_w, new_h = max(1, round(width * scale)), max(1, round(height * scale))
-    return resize_bilinear(rgb, new_w, new_h), (size - new_h) // 2, (size - new_w) // 2
+    return new_h, new_w, (size - new_h) // 2, (size - new_w) // 2
+
+
+def letterbox_window(rgb: np.ndarray, size: int) -> tuple[np.ndarray, int, int]:
+    """The crop resized so its longest side is `size`, and its (top, left) in the size x size square."""
+    new_h, new_w, top, left = letterbox_shape(rgb.shape[0], rgb.shape[1], size)
+    return resize_bilinear(rgb, new_w, new_h), top, left
 
 
 def letterbox(rgb: np.ndarray, size: int, fill: int = 255, out: np.ndarray | None = None) -> np.ndarray:
@@ -133,10 +139,9 @@ class ClipEmbedder:
             if not longest:  # open_clip's centre crop (a tower exported with resize_mode "shortest")
                 write_planes(center_crop(crops[i], size), batch[i], scale, shift)
                 return
-            resized, top, left = letterbox_window(crops[i], size)
-            new_h, new_w = resized.shape[:2]
+            new_h, new_w, top, left = letterbox_shape(crops[i].shape[0], crops[i].shape[1], size)
             fill_outside(batch[i], top, left, new_h, new_w, filled)
-            write_planes(resized, batch[i][:, top:top + new_h, left:left + new_w], scale, shift)
+            resize_to_planes(crops[i], batch[i], top, left, new_h, new_w, scale, shift)
 
         map_indices(one, len(crops), self._settings.ort_threads_per_session)
         return batch

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.vision.prep import map_indices
-from workers.vision.resize import fill_outside, resize_bilinear, write_planes
+from workers.vision.resize import fill_outside, resize_bilinear, resize_to_planes
 
 PAD_VALUE = 114
 
@@ -88,14 +88,11 @@ def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.flo
     scales, zeros = np.full(3, factor, np.float32), np.zeros(3, np.float32)  # x * factor + 0 == x * factor
 
     def place_scaled(i: int) -> Placement:
-        rgb = images[i]
-        image_h, image_w = rgb.shape[:2]
+        image_h, image_w = images[i].shape[:2]
         new_h, new_w = resized_shape(image_h, image_w, size)
-        if (new_h, new_w) != (image_h, image_w):
-            rgb = resize_bilinear(rgb, new_w, new_h)
         top, left = round((height - new_h) / 2 - 0.1), round((width - new_w) / 2 - 0.1)
         fill_outside(tensor[i], top, left, new_h, new_w, pad)
-        write_planes(rgb, tensor[i][:, top:top + new_h, left:left + new_w], scales, zeros)
+        resize_to_planes(images[i], tensor[i], top, left, new_h, new_w, scales, zeros)
         return Placement(gain=min(size / image_h, size / image_w), left=left, top=top, height=image_h, width=image_w)
 
     return tensor, map_indices(place_scaled, len(images), threads)

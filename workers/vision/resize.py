@@ -102,6 +102,35 @@ def _planes(rgb: np.ndarray, scale: np.ndarray, shift: np.ndarray, out: np.ndarr
                 target[x] = np.float32(source[x, c]) * factor + offset
 
 
+@_jit
+def _clip8(value: int) -> int:
+    return 0 if value < 0 else (255 if value > 255 else value)
+
+
+@_jit
+def _vertical_planes(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray, scale: np.ndarray,
+                     shift: np.ndarray, out: np.ndarray, top: int, left: int, width: int) -> None:
+    """`_vertical` then `_planes` in one pass: each output row's sums, clipped to 8 bits, are written as
+    `value * scale[c] + shift[c]` into out[c, top + row, left:left + width] (`out`: 3 x H x W float32, contiguous:
+    numba's code for a strided view is 2x slower)."""
+    acc = np.empty(width * 3, np.int32)
+    for yy in range(bounds.shape[0]):
+        start = bounds[yy, 0] - first
+        acc[:] = 1 << (PRECISION_BITS - 1)
+        for j in range(bounds[yy, 1]):
+            weight = weights[yy, j]
+            row = source[start + j]
+            for x in range(width * 3):
+                acc[x] += np.int32(row[x]) * weight
+        red = out[0, top + yy, left:left + width]
+        green = out[1, top + yy, left:left + width]
+        blue = out[2, top + yy, left:left + width]
+        for x in range(width):
+            red[x] = np.float32(_clip8(acc[3 * x] >> PRECISION_BITS)) * scale[0] + shift[0]
+            green[x] = np.float32(_clip8(acc[3 * x + 1] >> PRECISION_BITS)) * scale[1] + shift[1]
+            blue[x] = np.float32(_clip8(acc[3 * x + 2] >> PRECISION_BITS)) * scale[2] + shift[2]
+
+
 def _vertical_pass(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     height, width = source.shape[:2]
     out = np.empty((len(bounds), width, 3), np.uint8)
@@ -141,6 +170,25 @@ def fill_outside(planes: np.ndarray, top: int, left: int, height: int, width: in
     planes[:, top:top + height, left + width:] = value
 
 
+def _before_last_vertical(source: np.ndarray, width: int,
+                          height: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
+    """When Pillow's last pass is the vertical one: the image after its horizontal pass (only the rows the vertical
+    pass reads, from row `first`) and the vertical pass's coefficients, as (rows, first, bounds, weights). None when
+    there is no vertical pass, or it runs first."""
+    in_height, in_width = source.shape[:2]
+    shrink = in_height - height
+    # Pillow 13: when the height shrinks by more than twice what the width does, the vertical pass runs first
+    if height == in_height or (shrink > 0 and shrink > (in_width - width) * 2):
+        return None
+    rows_bounds, rows_weights = _coefficients(in_height, height)
+    if width == in_width:
+        return source, 0, rows_bounds, rows_weights
+    first, last = int(rows_bounds[0, 0]), int(rows_bounds[-1, 0] + rows_bounds[-1, 1])
+    columns_bounds, columns_weights = _coefficients(in_width, width)
+    rows = _horizontal_pass(source, first, last - first, columns_bounds, columns_weights)
+    return rows, first, rows_bounds, rows_weights
+
+
 def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     """HxWx3 uint8 -> height x width x 3 uint8, equal to
     `np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))` under Pillow 13.0."""
@@ -150,23 +198,27 @@ def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     if not NUMBA:
         return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
     source = np.ascontiguousarray(rgb, dtype=np.uint8)
-    need_horizontal, need_vertical = width != in_width, height != in_height
-    # Pillow 13: when the height shrinks by more than twice what the width does, the vertical pass runs first
-    shrink = in_height - height
-    horizontal_first = not (shrink > 0 and shrink > (in_width - width) * 2)
-    rows_bounds, rows_weights = _coefficients(in_height, height)
-    if horizontal_first:
-        # the horizontal pass covers only the rows the vertical pass reads
-        first = int(rows_bounds[0, 0]) if need_vertical else 0
-        last = int(rows_bounds[-1, 0] + rows_bounds[-1, 1]) if need_vertical else in_height
-        if need_horizontal:
-            columns_bounds, columns_weights = _coefficients(in_width, width)
-            source = _horizontal_pass(source, first, last - first, columns_bounds, columns_weights)
-        else:
-            first = 0
-        return _vertical_pass(source, first, rows_bounds, rows_weights) if need_vertical else source
-    source = _vertical_pass(source, 0, rows_bounds, rows_weights)
-    if need_horizontal:
-        columns_bounds, columns_weights = _coefficients(in_width, width)
-        source = _horizontal_pass(source, 0, height, columns_bounds, columns_weights)
+    staged = _before_last_vertical(source, width, height)
+    if staged is not None:
+        return _vertical_pass(*staged)
+    if height != in_height:
+        source = _vertical_pass(source, 0, *_coefficients(in_height, height))
+    if width != in_width:
+        source = _horizontal_pass(source, 0, height, *_coefficients(in_width, width))
     return source
+
+
+def resize_to_planes(rgb: np.ndarray, planes: np.ndarray, top: int, left: int, height: int, width: int,
+                     scale: np.ndarray, shift: np.ndarray) -> None:
+    """`write_planes(resize_bilinear(rgb, width, height), window, scale, shift)` for the window of `planes`
+    (3 x H x W) at (top, left): when the vertical pass is Pillow's last, its sums go straight into the float planes
+    (no uint8 image and no second pass over it; 0.47 -> 0.24 ms for the detector's 600 x 400 -> 640 x 427)."""
+    if NUMBA and planes.dtype == np.float32 and planes.flags.c_contiguous and rgb.shape[:2] != (height, width):
+        staged = _before_last_vertical(np.ascontiguousarray(rgb, dtype=np.uint8), width, height)
+        if staged is not None:
+            rows, first, bounds, weights = staged
+            _vertical_planes(rows.reshape(len(rows), -1), first, bounds, weights, scale.astype(np.float32),
+                             shift.astype(np.float32), planes, top, left, width)
+            return
+    window = planes[:, top:top + height, left:left + width]
+    write_planes(resize_bilinear(rgb, width, height), window, scale, shift)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from workers.vision import resize
-from workers.vision.resize import resize_bilinear, write_planes
+from workers.vision.resize import resize_bilinear, resize_to_planes, write_planes
 
 
 def pillow(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -81,6 +81,33 @@ def test_given_scale_and_shift_when_written_into_planes_then_numpys_two_float32_
     assert not tensor[:, :6].any() and not tensor[:, 63:].any() and not tensor[:, :, :4].any()
 
 
+def test_given_random_shapes_when_resized_into_planes_then_equal_to_resizing_then_writing() -> None:
+    # Given 300 random sizes in and out (every pass order, one axis only, read-only decoded images and crop views)
+    # and CLIP-like scale and shift, each resized into a window of a larger float32 tensor
+    rng = np.random.default_rng(13)
+    scale = np.array([0.0146, 0.0150, 0.0142], np.float32)
+    shift = np.array([-1.79, -1.75, -1.48], np.float32)
+    for case in range(300):
+        height, width = (int(v) for v in rng.integers(1, 300, 2))
+        out_height, out_width = (int(v) for v in rng.integers(1, 300, 2))
+        if case % 5 == 0:
+            out_height = height
+        elif case % 5 == 1:
+            out_width = width
+        rgb = blocky(rng, height + 6, width + 4)
+        rgb.setflags(write=False)
+        view = rgb[3:3 + height, 1:1 + width] if case % 2 else rgb[:height, :width].copy()
+        top, left = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+        fused = np.zeros((3, out_height + 6, out_width + 5), np.float32)
+        expected = fused.copy()
+        # When resized into the planes
+        resize_to_planes(view, fused, top, left, out_height, out_width, scale, shift)
+        # Then the same float32 values as resizing, then writing the planes, and nothing else written
+        window = expected[:, top:top + out_height, left:left + out_width]
+        write_planes(pillow(view, out_width, out_height), window, scale, shift)
+        assert np.array_equal(fused, expected), ((height, width), (out_height, out_width))
+
+
 def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given no numba: the kernels must not run (they would be plain, very slow Python)
     def not_without_numba(*args: object) -> None:
@@ -88,11 +115,13 @@ def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest
 
     rgb = np.random.default_rng(3).integers(0, 256, (37, 53, 3), dtype=np.uint8)
     monkeypatch.setattr(resize, "NUMBA", False)
-    for kernel in ("_coefficients", "_vertical", "_transpose", "_planes"):
+    for kernel in ("_coefficients", "_vertical", "_transpose", "_planes", "_vertical_planes"):
         monkeypatch.setattr(resize, kernel, not_without_numba)
     # When resized and written into planes, Then Pillow's pixels and numpy's values
     out = resize_bilinear(rgb, 20, 70)
     assert np.array_equal(out, pillow(rgb, 20, 70))
     planes = np.empty((3, 70, 20), np.float32)
     write_planes(out, planes, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
+    assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
+    resize_to_planes(rgb, planes, 0, 0, 70, 20, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
     assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
