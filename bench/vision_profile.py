@@ -32,6 +32,7 @@ from shared.schemas import EvidencePack
 from shared.settings import REPO_ROOT, get_settings
 from workers.batching import MicroBatcher
 from workers.vision.pipeline import VisionPipeline
+from workers.vision.resize import Resizable
 
 DEFAULT_IMAGES = REPO_ROOT.parent / "shared" / "data" / "colorful-fashion" / "test" / "images"
 
@@ -92,7 +93,7 @@ class Layout:
         captured: list[list[np.ndarray]] = []
         original = embedder.analyse_images
 
-        def capture(crops: Sequence[np.ndarray], batch_size: int = 64) -> Any:
+        def capture(crops: Sequence[Resizable], batch_size: int = 64) -> Any:
             captured.append([embedder.prepare(crops[i:i + batch_size]) for i in range(0, len(crops), batch_size)])
             return original(crops, batch_size)
 

@@ -84,7 +84,7 @@ def warm_up_kernels() -> None:
         return
     from workers.vision.colour_model import colour_features
     from workers.vision.colours import cluster_batch
-    from workers.vision.resize import resize_bilinear, resize_to_planes, write_planes
+    from workers.vision.resize import Picture, resize_bilinear, resize_to_planes, write_planes
 
     decoded = np.zeros((40, 30, 3), np.uint8)
     decoded.setflags(write=False)
@@ -96,5 +96,7 @@ def warm_up_kernels() -> None:
         for width, height in ((60, 80), (15, 20), (30, 10)):  # upscale, downscale, the vertical pass first
             write_planes(resize_bilinear(rgb, width, height), np.empty((3, height, width), np.float32), ones, zeros)
         for width, height in ((60, 80), (30, 80), (15, 20), (30, 10)):  # ... and the vertical pass alone
-            resize_to_planes(rgb, np.empty((3, height + 4, width + 2), np.float32), 2, 1, height, width, ones, zeros)
+            planes = np.empty((3, height + 4, width + 2), np.float32)
+            resize_to_planes(rgb, planes, 2, 1, height, width, ones, zeros)
+            resize_to_planes(Picture(rgb).window(2, 3, 30, 20), planes, 2, 1, height, width, ones, zeros)  # a crop
         colour_features(cluster_batch([rgb, rgb[5:30, 3:20]]))

@@ -23,6 +23,7 @@ from shared.settings import Settings, get_settings
 from shared.vocab import GARMENT_LABELS
 from workers.vision.letterbox import Placement, canvas_shape, letterbox_tensor, to_image_boxes
 from workers.vision.nms import class_aware_nms, xywh_to_xyxy
+from workers.vision.resize import Picture, Resizable
 
 BUNDLED_DETECTOR = "detector/garments-yolov8n.onnx"
 DEFAULT_INPUT_SIZE = 640
@@ -95,18 +96,21 @@ class GarmentDetector:
     def detect(self, image: DecodedImage) -> list[Detection]:
         return self.detect_batch([image])[0]
 
-    def detect_batch(self, images: Sequence[DecodedImage]) -> list[list[Detection]]:
+    def detect_batch(self, images: Sequence[DecodedImage],
+                     pictures: Sequence[Picture] | None = None) -> list[list[Detection]]:
         """Detections per image, in order; ONE session call per chunk of `settings.detector_batch_size` images of
         the same canvas shape.
 
         A batch shares one letterbox canvas, and a photo padded onto a larger canvas than its own (a portrait one
         beside a landscape one) gets other detections near the score threshold: a job's evidence would depend on
         the jobs it happened to be batched with. Grouping by each image's own canvas keeps every image's input
-        equal to its input alone."""
+        equal to its input alone. `pictures`: the images' pixels as Pictures, when the caller resizes them again
+        (workers.vision.resize)."""
         self._check_model()
         results: list[list[Detection]] = [[] for _ in images]
         for indices in self._same_canvas_chunks(images):
-            prepared = self.prepare([images[i] for i in indices])
+            chunk_pictures = [pictures[i] for i in indices] if pictures is not None else None
+            prepared = self.prepare([images[i] for i in indices], chunk_pictures)
             for i, found in zip(indices, self.postprocess(self.infer(prepared.tensor), prepared), strict=True):
                 results[i] = found
         return results
@@ -120,10 +124,12 @@ class GarmentDetector:
         step = self.batch_size
         return [indices[start:start + step] for indices in groups.values() for start in range(0, len(indices), step)]
 
-    def prepare(self, images: Sequence[DecodedImage]) -> PreparedBatch:
+    def prepare(self, images: Sequence[DecodedImage], pictures: Sequence[Picture] | None = None) -> PreparedBatch:
         # NCHW float in [0, 1], each resized image scaled straight into its window (no uint8 canvas in between)
-        tensor, placements = letterbox_tensor([image.rgb for image in images], self.input_size, self._input_dtype(),
-                                              1 / 255, threads=self._settings.ort_threads_per_session)
+        sources: list[Resizable] = ([picture.window() for picture in pictures] if pictures is not None
+                                    else [image.rgb for image in images])
+        tensor, placements = letterbox_tensor(sources, self.input_size, self._input_dtype(), 1 / 255,
+                                              threads=self._settings.ort_threads_per_session)
         return PreparedBatch(tensor, placements, [image.scale for image in images])
 
     def infer(self, tensor: np.ndarray) -> np.ndarray:

@@ -25,7 +25,7 @@ from shared.errors import ModelNotAvailableError
 from shared.onnx_session import OrtModel
 from shared.settings import Settings, get_settings
 from workers.vision.prep import map_indices
-from workers.vision.resize import fill_outside, resize_bilinear, resize_to_planes, write_planes
+from workers.vision.resize import Resizable, fill_outside, pixels, resize_bilinear, resize_to_planes, write_planes
 
 IMAGE_ONNX = "clip/image.onnx"
 TEXT_ONNX = "clip/text.onnx"
@@ -125,7 +125,7 @@ class ClipEmbedder:
         """(letterbox rather than centre crop, letterbox fill), from the metadata read once."""
         return self.meta.get("resize_mode", "longest") == "longest", int(self.meta.get("fill", 255))
 
-    def prepare(self, crops: Sequence[np.ndarray]) -> np.ndarray:
+    def prepare(self, crops: Sequence[Resizable]) -> np.ndarray:
         """Crops -> the normalised [N, 3, S, S] float32 batch: each crop resized, then scaled and shifted straight
         into its planes (the same float32 values as normalising the uint8 square in one numpy pass)."""
         size = self.image_size
@@ -137,7 +137,7 @@ class ClipEmbedder:
 
         def one(i: int) -> None:
             if not longest:  # open_clip's centre crop (a tower exported with resize_mode "shortest")
-                write_planes(center_crop(crops[i], size), batch[i], scale, shift)
+                write_planes(center_crop(pixels(crops[i]), size), batch[i], scale, shift)
                 return
             new_h, new_w, top, left = letterbox_shape(crops[i].shape[0], crops[i].shape[1], size)
             fill_outside(batch[i], top, left, new_h, new_w, filled)
@@ -171,8 +171,9 @@ class ClipEmbedder:
     def head_thresholds(self) -> dict[str, float]:
         return dict(self._thresholds)
 
-    def analyse_images(self, crops: Sequence[np.ndarray], batch_size: int = 64) -> ImageAnalysis:
-        """Embeddings (L2-normalised) and head probabilities of RGB crops, run in batches of `batch_size`."""
+    def analyse_images(self, crops: Sequence[Resizable], batch_size: int = 64) -> ImageAnalysis:
+        """Embeddings (L2-normalised) and head probabilities of RGB crops (arrays, or windows of Pictures), run in
+        batches of `batch_size`."""
         names = list(self.head_vocabularies)
         if not crops:
             return ImageAnalysis(np.zeros((0, self.dim), np.float32),

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from workers.vision.prep import map_indices
-from workers.vision.resize import fill_outside, resize_bilinear, resize_to_planes
+from workers.vision.resize import Resizable, fill_outside, resize_bilinear, resize_to_planes
 
 PAD_VALUE = 114
 
@@ -73,7 +73,7 @@ def letterbox_batch(images: Sequence[np.ndarray], size: int, stride: int = 32,
     return batch, placements
 
 
-def letterbox_tensor(images: Sequence[np.ndarray], size: int, dtype: type[np.floating], scale: float,
+def letterbox_tensor(images: Sequence[Resizable], size: int, dtype: type[np.floating], scale: float,
                      stride: int = 32, threads: int = 1) -> tuple[np.ndarray, list[Placement]]:
     """`letterbox_batch(..., channels_first=True) * scale` as `dtype`, without the uint8 canvas: each resized image
     is scaled straight into its window of the tensor and only the padding strips are filled, so the batch is

@@ -28,6 +28,7 @@ from workers.vision.garment_types import COARSE
 from workers.vision.gates import gate_attributes, gate_garments
 from workers.vision.index import ProductIndex
 from workers.vision.prep import map_indices
+from workers.vision.resize import Picture, Window
 from workers.vision.retrieval import VOTED_ATTRIBUTES, Calibrator, Vote, combine, style_examples, vote
 
 log = logging.getLogger(__name__)
@@ -57,7 +58,11 @@ class _Crop:
     image: int            # index of the image in the batch
     garment: int | None   # index of the garment in that image, None for a whole-image query
     weight: float         # detection score x box area share (for the image-level vote)
-    rgb: np.ndarray
+    window: Window        # its pixels: a window of the image's Picture (one transpose per image for all resizes)
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.window.rgb
 
 
 def _box_area(box: tuple[float, float, float, float]) -> float:
@@ -209,7 +214,8 @@ class VisionPipeline:
     def evidence_batch(self, images: Sequence[DecodedImage]) -> list[EvidencePack]:
         if not images:
             return []
-        detections = self.detector.detect_batch(images)
+        pictures = [Picture(image.rgb) for image in images]
+        detections = self.detector.detect_batch(images, pictures)
         crops: list[_Crop] = []
         kept: list[tuple[Any, np.ndarray | None]] = []  # (detection, person mask of its box) per garment crop
         for n, (image, found) in enumerate(zip(images, detections, strict=True)):
@@ -221,10 +227,11 @@ class VisionPipeline:
                 if x2 - x1 < MIN_CROP_SIDE or y2 - y1 < MIN_CROP_SIDE:
                     continue
                 box_area = (detection.box[2] - detection.box[0]) * (detection.box[3] - detection.box[1])
-                crops.append(_Crop(n, garment_count, detection.score * box_area / area, image.rgb[y1:y2, x1:x2]))
+                crops.append(_Crop(n, garment_count, detection.score * box_area / area,
+                                   pictures[n].window(y1, x1, y2 - y1, x2 - x1)))
                 kept.append((detection, person[y1:y2, x1:x2] if person is not None else None))
                 garment_count += 1
-            crops.append(_Crop(n, None, 1.0, image.rgb))
+            crops.append(_Crop(n, None, 1.0, pictures[n].window()))
         garment_crops = [crop for crop in crops if crop.garment is not None]
         # one vectorised colour pass over every garment of the batch
         readings = self.colour_readings([crop.rgb for crop in garment_crops], [person for _, person in kept])
@@ -237,7 +244,7 @@ class VisionPipeline:
                                                 box=detection.box, colours=stated,
                                                 colour_confidence=_colour_confidence(reading)))
             colour_of[crop.image].append(reading)
-        analysis = self.embedder.analyse_images([c.rgb for c in crops], batch_size=self.settings.clip_batch_size)
+        analysis = self.embedder.analyse_images([c.window for c in crops], batch_size=self.settings.clip_batch_size)
         scores, rows = self.index.search(analysis.embeddings, self.settings.top_k)
         return [self._assemble(n, image, garments[n], colour_of[n], crops, analysis, scores, rows, self.versions)
                 for n, image in enumerate(images)]

@@ -16,8 +16,11 @@ resize is the installed Pillow's own.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import TypeAlias
+
 import numpy as np
-from PIL import Image
+from PIL import Image as PILImage
 
 from workers.vision.compiled import NUMBA
 from workers.vision.compiled import jit as _jit
@@ -55,17 +58,18 @@ def _coefficients(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 @_jit
-def _vertical(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray, out: np.ndarray) -> None:
-    """out[yy] = clip8(sum_j weights[yy, j] * source[bounds[yy, 0] - first + j]): whole rows (width x channels
-    values) at a time, so the inner loop runs over contiguous memory."""
-    width = source.shape[1]
+def _vertical(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray, out: np.ndarray,
+              column: int) -> None:
+    """out[yy] = clip8(sum_j weights[yy, j] * source[bounds[yy, 0] - first + j, column:column + out width]): whole
+    rows (width x channels values) at a time, so the inner loop runs over contiguous memory."""
+    width = out.shape[1]
     acc = np.empty(width, np.int32)
     for yy in range(bounds.shape[0]):
         start = bounds[yy, 0] - first
         acc[:] = 1 << (PRECISION_BITS - 1)
         for j in range(bounds[yy, 1]):
             weight = weights[yy, j]
-            row = source[start + j]
+            row = source[start + j, column:column + width]
             for x in range(width):
                 acc[x] += np.int32(row[x]) * weight
         target = out[yy]
@@ -134,7 +138,7 @@ def _vertical_planes(source: np.ndarray, first: int, bounds: np.ndarray, weights
 def _vertical_pass(source: np.ndarray, first: int, bounds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     height, width = source.shape[:2]
     out = np.empty((len(bounds), width, 3), np.uint8)
-    _vertical(source.reshape(height, width * 3), first, bounds, weights, out.reshape(len(bounds), width * 3))
+    _vertical(source.reshape(height, width * 3), first, bounds, weights, out.reshape(len(bounds), width * 3), 0)
     return out
 
 
@@ -144,11 +148,66 @@ def _transposed(source: np.ndarray) -> np.ndarray:
     return out
 
 
-def _horizontal_pass(source: np.ndarray, first: int, rows: int, bounds: np.ndarray,
-                     weights: np.ndarray) -> np.ndarray:
+class Picture:
+    """An RGB image (H x W x 3 uint8) whose transpose is made once, when a resize first needs it, and shared by the
+    horizontal passes of every resize of the image and of its windows: a batch resizes each photo for the detector,
+    again for the CLIP tower, and each of its garment crops."""
+
+    def __init__(self, rgb: np.ndarray) -> None:
+        self.rgb = rgb
+        self._columns: np.ndarray | None = None
+
+    def columns(self) -> np.ndarray:
+        """The image transposed, as W x (H * 3): row x holds column x of the image, pixel after pixel."""
+        if self._columns is None:  # two threads may both make it: equal arrays, either is kept
+            height, width = self.rgb.shape[:2]
+            self._columns = _transposed(np.ascontiguousarray(self.rgb, dtype=np.uint8)).reshape(width, height * 3)
+        return self._columns
+
+    def window(self, top: int = 0, left: int = 0, height: int | None = None, width: int | None = None) -> Window:
+        """The window of `height` x `width` pixels at (top, left); the whole image by default."""
+        full_height, full_width = self.rgb.shape[:2]
+        return Window(self, top, left, full_height - top if height is None else height,
+                      full_width - left if width is None else width)
+
+
+@dataclass(frozen=True)
+class Window:
+    """A window of a Picture: a garment crop, or the whole photo."""
+
+    picture: Picture
+    top: int
+    left: int
+    height: int
+    width: int
+
+    @property
+    def rgb(self) -> np.ndarray:
+        return self.picture.rgb[self.top:self.top + self.height, self.left:self.left + self.width]
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return self.height, self.width, 3
+
+
+Resizable: TypeAlias = "np.ndarray | Window"  # what the resizes take: pixels, or a window of a Picture
+
+
+def pixels(image: Resizable) -> np.ndarray:
+    return image.rgb if isinstance(image, Window) else image
+
+
+def _horizontal_pass(image: Resizable, first: int, rows: int, bounds: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The horizontal pass over `rows` rows from `first`: the rows pass on the transposed image, transposed back
-    (the same sums as Pillow's pixel-by-pixel pass, with contiguous inner loops)."""
-    return _transposed(_vertical_pass(_transposed(source[first:first + rows]), 0, bounds, weights))
+    (the same sums as Pillow's pixel-by-pixel pass, with contiguous inner loops). A window's rows pass reads its
+    picture's transpose, made once for all windows of the picture."""
+    if isinstance(image, Window):
+        out = np.empty((len(bounds), rows, 3), np.uint8)
+        # row x of the transpose is the picture's column x; the window's rows from `first` are a slice of it
+        _vertical(image.picture.columns(), -image.left, bounds, weights, out.reshape(len(bounds), rows * 3),
+                  (image.top + first) * 3)
+        return _transposed(out)
+    return _transposed(_vertical_pass(_transposed(image[first:first + rows]), 0, bounds, weights))
 
 
 def write_planes(rgb: np.ndarray, out: np.ndarray, scale: np.ndarray, shift: np.ndarray) -> None:
@@ -170,37 +229,42 @@ def fill_outside(planes: np.ndarray, top: int, left: int, height: int, width: in
     planes[:, top:top + height, left + width:] = value
 
 
-def _before_last_vertical(source: np.ndarray, width: int,
+def _contiguous(image: Resizable) -> np.ndarray:
+    return np.ascontiguousarray(pixels(image), dtype=np.uint8)
+
+
+def _before_last_vertical(image: Resizable, width: int,
                           height: int) -> tuple[np.ndarray, int, np.ndarray, np.ndarray] | None:
     """When Pillow's last pass is the vertical one: the image after its horizontal pass (only the rows the vertical
     pass reads, from row `first`) and the vertical pass's coefficients, as (rows, first, bounds, weights). None when
     there is no vertical pass, or it runs first."""
-    in_height, in_width = source.shape[:2]
+    in_height, in_width = image.shape[:2]
     shrink = in_height - height
     # Pillow 13: when the height shrinks by more than twice what the width does, the vertical pass runs first
     if height == in_height or (shrink > 0 and shrink > (in_width - width) * 2):
         return None
     rows_bounds, rows_weights = _coefficients(in_height, height)
     if width == in_width:
-        return source, 0, rows_bounds, rows_weights
+        return _contiguous(image), 0, rows_bounds, rows_weights
     first, last = int(rows_bounds[0, 0]), int(rows_bounds[-1, 0] + rows_bounds[-1, 1])
     columns_bounds, columns_weights = _coefficients(in_width, width)
+    source = image if isinstance(image, Window) else _contiguous(image)
     rows = _horizontal_pass(source, first, last - first, columns_bounds, columns_weights)
     return rows, first, rows_bounds, rows_weights
 
 
-def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
-    """HxWx3 uint8 -> height x width x 3 uint8, equal to
-    `np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))` under Pillow 13.0."""
-    in_height, in_width = rgb.shape[:2]
+def resize_bilinear(image: Resizable, width: int, height: int) -> np.ndarray:
+    """HxWx3 uint8 (or a Window of a Picture) -> height x width x 3 uint8, equal to
+    `np.asarray(PIL.Image.fromarray(rgb).resize((width, height), BILINEAR))` under Pillow 13.0."""
+    in_height, in_width = image.shape[:2]
     if (in_height, in_width) == (height, width):
-        return rgb.copy()
+        return pixels(image).copy()
     if not NUMBA:
-        return np.asarray(Image.fromarray(rgb).resize((width, height), Image.Resampling.BILINEAR))
-    source = np.ascontiguousarray(rgb, dtype=np.uint8)
-    staged = _before_last_vertical(source, width, height)
+        return np.asarray(PILImage.fromarray(pixels(image)).resize((width, height), PILImage.Resampling.BILINEAR))
+    staged = _before_last_vertical(image, width, height)
     if staged is not None:
         return _vertical_pass(*staged)
+    source = _contiguous(image)
     if height != in_height:
         source = _vertical_pass(source, 0, *_coefficients(in_height, height))
     if width != in_width:
@@ -208,17 +272,17 @@ def resize_bilinear(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
     return source
 
 
-def resize_to_planes(rgb: np.ndarray, planes: np.ndarray, top: int, left: int, height: int, width: int,
+def resize_to_planes(image: Resizable, planes: np.ndarray, top: int, left: int, height: int, width: int,
                      scale: np.ndarray, shift: np.ndarray) -> None:
     """`write_planes(resize_bilinear(rgb, width, height), window, scale, shift)` for the window of `planes`
     (3 x H x W) at (top, left): when the vertical pass is Pillow's last, its sums go straight into the float planes
     (no uint8 image and no second pass over it; 0.47 -> 0.24 ms for the detector's 600 x 400 -> 640 x 427)."""
-    if NUMBA and planes.dtype == np.float32 and planes.flags.c_contiguous and rgb.shape[:2] != (height, width):
-        staged = _before_last_vertical(np.ascontiguousarray(rgb, dtype=np.uint8), width, height)
+    if NUMBA and planes.dtype == np.float32 and planes.flags.c_contiguous and image.shape[:2] != (height, width):
+        staged = _before_last_vertical(image, width, height)
         if staged is not None:
             rows, first, bounds, weights = staged
             _vertical_planes(rows.reshape(len(rows), -1), first, bounds, weights, scale.astype(np.float32),
                              shift.astype(np.float32), planes, top, left, width)
             return
     window = planes[:, top:top + height, left:left + width]
-    write_planes(resize_bilinear(rgb, width, height), window, scale, shift)
+    write_planes(resize_bilinear(image, width, height), window, scale, shift)

@@ -8,7 +8,7 @@ import pytest
 from PIL import Image
 
 from workers.vision import resize
-from workers.vision.resize import resize_bilinear, resize_to_planes, write_planes
+from workers.vision.resize import Picture, resize_bilinear, resize_to_planes, write_planes
 
 
 def pillow(rgb: np.ndarray, width: int, height: int) -> np.ndarray:
@@ -108,6 +108,35 @@ def test_given_random_shapes_when_resized_into_planes_then_equal_to_resizing_the
         assert np.array_equal(fused, expected), ((height, width), (out_height, out_width))
 
 
+def test_given_windows_of_one_picture_when_resized_then_equal_to_resizing_their_pixels() -> None:
+    # Given a read-only decoded photo as a Picture, and 200 random windows of it (crops, edges, the whole photo)
+    rng = np.random.default_rng(17)
+    rgb = blocky(rng, 240, 170)
+    rgb.setflags(write=False)
+    picture = Picture(rgb)
+    scale, shift = np.full(3, 0.5, np.float32), np.full(3, -1.0, np.float32)
+    for case in range(200):
+        top, left = (0, 0) if case == 0 else (int(rng.integers(0, 230)), int(rng.integers(0, 160)))
+        height, width = 240 - top, 170 - left
+        if case:
+            height, width = int(rng.integers(1, height + 1)), int(rng.integers(1, width + 1))
+        window = picture.window(top, left, height, width)
+        out_height, out_width = (int(v) for v in rng.integers(1, 260, 2))
+        crop = rgb[top:top + height, left:left + width]
+        # When the window is resized (alone, and into planes), Then exactly its pixels' resize
+        assert np.array_equal(window.rgb, crop)
+        expected = pillow(crop, out_width, out_height)
+        assert np.array_equal(resize_bilinear(window, out_width, out_height), expected), (top, left, height, width)
+        planes = np.zeros((3, out_height + 2, out_width + 3), np.float32)
+        resize_to_planes(window, planes, 1, 2, out_height, out_width, scale, shift)
+        reference = np.zeros_like(planes)
+        write_planes(expected, reference[:, 1:1 + out_height, 2:2 + out_width], scale, shift)
+        assert np.array_equal(planes, reference), (top, left, height, width)
+    # And the picture was transposed once, for all its windows
+    assert picture.columns() is picture.columns()
+    assert np.array_equal(picture.columns(), rgb.transpose(1, 0, 2).reshape(170, 240 * 3))
+
+
 def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest.MonkeyPatch) -> None:
     # Given no numba: the kernels must not run (they would be plain, very slow Python)
     def not_without_numba(*args: object) -> None:
@@ -123,5 +152,6 @@ def test_given_no_numba_when_resized_then_pillows_own_resize(monkeypatch: pytest
     planes = np.empty((3, 70, 20), np.float32)
     write_planes(out, planes, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
     assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
-    resize_to_planes(rgb, planes, 0, 0, 70, 20, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
-    assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
+    for image in (rgb, Picture(rgb).window()):
+        resize_to_planes(image, planes, 0, 0, 70, 20, np.full(3, 0.5, np.float32), np.ones(3, np.float32))
+        assert np.array_equal(planes, out.transpose(2, 0, 1) * np.float32(0.5) + np.float32(1))
