@@ -75,3 +75,33 @@ def test_given_a_thread_count_when_a_thread_searches_then_its_own_openmp_team_is
     runner.start()
     runner.join()
     assert seen == [1]
+
+
+@pytest.mark.parametrize("k", [1, 10, 50])
+def test_given_ties_and_a_partial_last_block_when_searched_then_faiss_own_flat_search_bit_for_bit(k: int) -> None:
+    # Given the bundled index (10,127 vectors: its last block is partial), and queries that are noisy catalogue
+    # vectors, random directions, and stored vectors that occur more than once (tied scores)
+    index = ProductIndex(BUNDLED_INDEX, threads=1)
+    stored = index.vectors()
+    _, first, counts = np.unique(stored, axis=0, return_inverse=True, return_counts=True)
+    repeated = stored[np.flatnonzero(counts[first] > 1)[:12]]
+    assert len(repeated) >= 2
+    directions = np.random.default_rng(5).standard_normal((9, stored.shape[1])).astype(np.float32)
+    queries = np.concatenate([_queries(index, 20), directions, repeated]).astype(np.float32)
+    # When searched by the index (blocks of the database, FAISS's kernel and heaps)
+    scores, rows = index.search(queries, k)
+    # Then exactly what FAISS's own IndexFlatIP search returns, ties and their order included
+    expected_scores, expected_rows = index.faiss.search(queries, k)
+    assert np.array_equal(rows, expected_rows)
+    assert np.array_equal(scores, expected_scores)
+
+
+def test_given_an_index_smaller_than_a_block_when_searched_then_faiss_own_flat_search() -> None:
+    faiss = faiss_module()
+    vectors = np.random.default_rng(8).standard_normal((37, 16)).astype(np.float32)
+    flat = faiss.IndexFlatIP(16)
+    flat.add(vectors)
+    index = ProductIndex.of(flat, [{"id": str(n)} for n in range(37)], {"version": "t"}, Path("unused"))
+    scores, rows = index.search(vectors[:5], 40)  # k over the index's size: capped at its 37 items
+    expected_scores, expected_rows = flat.search(vectors[:5], 37)
+    assert np.array_equal(rows, expected_rows) and np.array_equal(scores, expected_scores)
