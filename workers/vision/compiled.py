@@ -82,8 +82,10 @@ def warm_up_kernels() -> None:
     cache lives in /tmp, so each new container compiles once, at its start."""
     if not NUMBA:
         return
+    from workers.vision import flat_search
     from workers.vision.colour_model import colour_features
     from workers.vision.colours import cluster_batch
+    from workers.vision.index import faiss_module
     from workers.vision.resize import Picture, resize_bilinear, resize_to_planes, write_planes
 
     decoded = np.zeros((40, 30, 3), np.uint8)
@@ -100,3 +102,4 @@ def warm_up_kernels() -> None:
             resize_to_planes(rgb, planes, 2, 1, height, width, ones, zeros)
             resize_to_planes(Picture(rgb).window(2, 3, 30, 20), planes, 2, 1, height, width, ones, zeros)  # a crop
         colour_features(cluster_batch([rgb, rgb[5:30, 3:20]]))
+    flat_search.warm_up(faiss_module())

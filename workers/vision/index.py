@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from shared.errors import ModelNotAvailableError, P2PError
+from workers.vision import flat_search
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +31,6 @@ LABEL_KEYS = ("gender", "fabric", "category", "colour", "pattern")
 # 11 % of one at a time there, either way, for 1 to 160 queries (docs/performance.md, "FAISS back to one query at a
 # time"). A GPU flat index scores with cuBLAS whatever this says.
 BLAS_THRESHOLD = 2**31 - 1
-
-
-# database rows scored per pass over a batch's queries: 1 MB of vectors at 256 dimensions, which stays in cache
-# while every query of the batch is scored against it (docs/performance.md, "FAISS in cache-sized blocks")
-SCAN_BLOCK_ROWS = 1024
 
 
 def faiss_module() -> Any:
@@ -128,8 +124,8 @@ class ProductIndex:
         # bits than the same query in a bigger batch): at most one thread per query keeps every query on its own
         faiss.omp_set_num_threads(max(1, min(team, len(queries))))
         try:
-            if is_cpu_flat_ip(faiss, self._faiss):
-                return flat_ip_search(faiss, self._faiss, queries, min(k, max(1, self.count)))
+            if flat_search.is_cpu_flat_ip(faiss, self._faiss):  # FAISS's results, the database read in blocks
+                return flat_search.search(faiss, self._faiss, queries, min(k, max(1, self.count)))
             return self._faiss.search(queries, min(k, max(1, self.count)))
         finally:
             faiss.omp_set_num_threads(team if self.threads else previous)
@@ -149,35 +145,6 @@ class ProductIndex:
         """All stored vectors (flat and HNSW-flat indexes keep them exactly)."""
         self._ensure()
         return self._faiss.reconstruct_n(0, self._faiss.ntotal)
-
-def is_cpu_flat_ip(faiss: Any, index: Any) -> bool:
-    return isinstance(index, faiss.IndexFlat) and index.metric_type == faiss.METRIC_INNER_PRODUCT
-
-
-def flat_ip_search(faiss: Any, index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`index.search(queries, k)` of a CPU IndexFlatIP, bit for bit: FAISS's own inner-product kernel
-    (`fvec_inner_products_ny`, what its one-query-at-a-time search runs over the whole database for each query) and
-    its own result heaps, fed in the same order. Only the order of the work differs: the database is read in blocks
-    that stay in cache while every query of the batch is scored against them, where FAISS reads all of it from
-    memory once per query (27 queries on the 10k x 256 index: 11.6 -> 4.8 ms)."""
-    count, dim = index.ntotal, index.d
-    vectors = faiss.rev_swig_ptr(index.get_xb(), count * dim).reshape(count, dim)
-    top_scores = np.empty((len(queries), k), np.float32)
-    rows = np.empty((len(queries), k), np.int64)
-    heaps = faiss.float_minheap_array_t()
-    heaps.nh, heaps.k, heaps.val, heaps.ids = len(queries), k, faiss.swig_ptr(top_scores), faiss.swig_ptr(rows)
-    heaps.heapify()
-    scores = np.empty((len(queries), SCAN_BLOCK_ROWS), np.float32)
-    for start in range(0, count, SCAN_BLOCK_ROWS):
-        size = min(SCAN_BLOCK_ROWS, count - start)
-        block = scores[:, :size] if size == SCAN_BLOCK_ROWS else np.empty((len(queries), size), np.float32)
-        database = faiss.swig_ptr(vectors[start:start + size])
-        for n, query in enumerate(queries):
-            faiss.fvec_inner_products_ny(faiss.swig_ptr(block[n]), faiss.swig_ptr(query), database, dim, size)
-        heaps.addn(size, faiss.swig_ptr(block), start, 0, len(queries))  # ids start.., in order, as FAISS adds them
-    heaps.reorder()
-    return top_scores, rows
-
 
 def gpu_available() -> bool:
     try:

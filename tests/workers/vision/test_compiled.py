@@ -80,12 +80,14 @@ def test_given_real_crops_when_clustered_then_the_same_stats_and_features_as_num
 WARMED_UP_BATCH = """
 import sys
 from shared.images import load_image
-from workers.vision import compiled, resize
+from workers.vision import compiled, flat_search, resize
+from workers.vision.index import faiss_module
 from workers.vision.pipeline import VisionPipeline
 
 compiled.warm_up_kernels()
-kernels = [getattr(module, name) for module in (compiled, resize) for name in dir(module)
+kernels = [getattr(module, name) for module in (compiled, resize, flat_search) for name in dir(module)
            if hasattr(getattr(module, name), "signatures")]
+kernels.append(flat_search.compiled_scan(faiss_module()))
 before = [len(kernel.signatures) for kernel in kernels]
 pipeline = VisionPipeline()
 packs = pipeline.evidence_batch([load_image(path, min_side=pipeline.min_side) for path in sys.argv[1:]])
