@@ -102,4 +102,8 @@ def warm_up_kernels() -> None:
             resize_to_planes(rgb, planes, 2, 1, height, width, ones, zeros)
             resize_to_planes(Picture(rgb).window(2, 3, 30, 20), planes, 2, 1, height, width, ones, zeros)  # a crop
         colour_features(cluster_batch([rgb, rgb[5:30, 3:20]]))
-    flat_search.warm_up(faiss_module())
+    try:
+        faiss = faiss_module()
+    except ImportError:  # pragma: no cover - faiss comes with the same extras as numba
+        return
+    flat_search.warm_up(faiss)

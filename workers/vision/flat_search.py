@@ -30,6 +30,9 @@ from workers.vision.compiled import NUMBA, jit
 log = logging.getLogger(__name__)
 
 BLOCK_ROWS = 1024  # database rows per block: 1 MB at 256 dimensions, kept in cache across the batch's queries
+# fvec_inner_products_ny has kernels of its own for 1, 2, 4, 8 and 12 dimensions, which round apart from what the
+# one-query search runs; from 16 dimensions on it is the same loop (checked up to 1,024). Embeddings have 256+.
+MIN_DIM = 32
 LOWEST = np.float32(np.finfo(np.float32).min)  # CMin<float>::neutral()
 KERNEL_SYMBOL = "_ZN5faiss22fvec_inner_products_nyEPfPKfS2_mm"  # faiss::fvec_inner_products_ny(float*, ..., size_t)
 
@@ -122,10 +125,20 @@ def compiled_scan(faiss: Any) -> Callable[..., None] | None:
     return _compile_scan(kernel)
 
 
+def _gives_faiss_results(faiss: Any, index: Any, queries: np.ndarray, k: int) -> bool:
+    """Whether the blocked search answers this call as FAISS would. Not for k >= FAISS's reservoir cut (100 by
+    default: FAISS then selects the top k otherwise, and keeps other rows among ties at the k-th score), nor for
+    small dimensions (MIN_DIM), nor for queries FAISS would reject or convert (its errors stay its own)."""
+    return (index.d >= MIN_DIM and 1 <= k < faiss.cvar.distance_compute_min_k_reservoir
+            and queries.ndim == 2 and len(queries) > 0 and queries.shape[1] == index.d
+            and queries.dtype == np.float32 and queries.flags.c_contiguous)
+
+
 def search(faiss: Any, index: Any, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """`index.search(queries, k)` for a CPU IndexFlatIP (float32 C-contiguous queries, k <= index.ntotal)."""
+    """`index.search(queries, k)` for a CPU IndexFlatIP: FAISS's own search where the blocked one would not give
+    its results. The blocked search runs on the calling thread alone (an OpenMP team set for it is not used)."""
     scan = compiled_scan(faiss)
-    if scan is None or len(queries) == 0:
+    if scan is None or not _gives_faiss_results(faiss, index, queries, k):
         return index.search(queries, k)
     count, dim = index.ntotal, index.d
     vectors = faiss.rev_swig_ptr(index.get_xb(), count * dim).reshape(count, dim)
@@ -137,9 +150,9 @@ def search(faiss: Any, index: Any, queries: np.ndarray, k: int) -> tuple[np.ndar
 
 def warm_up(faiss: Any) -> None:
     """Compile the search (about a second) before the first batch."""
-    index = faiss.IndexFlatIP(4)
-    index.add(np.eye(4, dtype=np.float32))
-    search(faiss, index, np.eye(2, 4, dtype=np.float32), 2)
+    index = faiss.IndexFlatIP(MIN_DIM)
+    index.add(np.eye(4, MIN_DIM, dtype=np.float32))
+    search(faiss, index, np.eye(2, MIN_DIM, dtype=np.float32), 2)
 
 
 def is_cpu_flat_ip(faiss: Any, index: Any) -> bool:

@@ -123,10 +123,11 @@ class ProductIndex:
         # a batch smaller than the team is scored by splitting the database over the threads, with BLAS (other last
         # bits than the same query in a bigger batch): at most one thread per query keeps every query on its own
         faiss.omp_set_num_threads(max(1, min(team, len(queries))))
+        index, k = self._faiss, min(k, max(1, self.count))  # read once: reload() may drop it meanwhile
         try:
-            if flat_search.is_cpu_flat_ip(faiss, self._faiss):  # FAISS's results, the database read in blocks
-                return flat_search.search(faiss, self._faiss, queries, min(k, max(1, self.count)))
-            return self._faiss.search(queries, min(k, max(1, self.count)))
+            if flat_search.is_cpu_flat_ip(faiss, index):  # FAISS's results, the database read in blocks
+                return flat_search.search(faiss, index, queries, k)
+            return index.search(queries, k)
         finally:
             faiss.omp_set_num_threads(team if self.threads else previous)
 

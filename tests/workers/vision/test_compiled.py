@@ -87,7 +87,7 @@ from workers.vision.pipeline import VisionPipeline
 compiled.warm_up_kernels()
 kernels = [getattr(module, name) for module in (compiled, resize, flat_search) for name in dir(module)
            if hasattr(getattr(module, name), "signatures")]
-kernels.append(flat_search.compiled_scan(faiss_module()))
+kernels += [scan for scan in [flat_search.compiled_scan(faiss_module())] if scan is not None]
 before = [len(kernel.signatures) for kernel in kernels]
 pipeline = VisionPipeline()
 packs = pipeline.evidence_batch([load_image(path, min_side=pipeline.min_side) for path in sys.argv[1:]])

@@ -106,3 +106,23 @@ def test_given_an_index_smaller_than_a_block_when_searched_then_faiss_own_flat_s
     expected_scores, expected_rows = flat.search(vectors[:5], 37)
     assert np.array_equal(rows, expected_rows) and np.array_equal(scores, expected_scores)
 
+
+
+
+@pytest.mark.parametrize("k", [99, 100, 150, 200])
+def test_given_a_top_k_over_faiss_reservoir_cut_when_searched_then_the_same_tied_rows_as_faiss(k: int) -> None:
+    # Given a catalogue whose 200 distinct vectors are each stored about 50 times (ties at the k-th score), and a k
+    # around the cut (100) from which FAISS selects its top k with a reservoir, which keeps other tied rows than
+    # its heap does
+    faiss = faiss_module()
+    rng = np.random.default_rng(3)
+    distinct = rng.standard_normal((200, 256)).astype(np.float32)
+    distinct /= np.linalg.norm(distinct, axis=1, keepdims=True)
+    flat = faiss.IndexFlatIP(256)
+    flat.add(distinct[rng.integers(0, 200, 10_000)])
+    index = ProductIndex.of(flat, [{"id": str(n)} for n in range(10_000)], {"version": "t"}, Path("unused"))
+    queries = rng.standard_normal((20, 256)).astype(np.float32)
+    # When searched, Then FAISS's own rows and scores
+    scores, rows = index.search(queries, k)
+    expected_scores, expected_rows = flat.search(queries, k)
+    assert np.array_equal(rows, expected_rows) and np.array_equal(scores, expected_scores)
